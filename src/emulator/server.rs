@@ -1,0 +1,267 @@
+//! Routing, the call log and injected faults, and the accept loop.
+//!
+//! The accept loop is hand-made rather than `axum::serve` for one reason: a "connection reset"
+//! fault must reach the TCP socket of the request that triggers it (SO_LINGER 0, then close).
+
+use super::scenario::Fault;
+use super::state::{CallDetail, Emulator, LogEntry};
+use super::wire::{generic_error, OidcError, OidcErrorKind, PortalError, PortalErrorKind};
+use super::{control, oidc, pages, portal};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+pub fn router(emulator: Arc<Emulator>) -> Router {
+    Router::new()
+        .route("/client/register", post(oidc::register_client))
+        .route(
+            "/device_authorization",
+            post(oidc::start_device_authorization),
+        )
+        .route("/token", post(oidc::create_token))
+        .route("/federation/credentials", get(portal::get_role_credentials))
+        .route("/assignment/accounts", get(portal::list_accounts))
+        .route("/assignment/roles", get(portal::list_account_roles))
+        .route("/logout", post(portal::logout))
+        .route(
+            "/device",
+            get(pages::device_page).post(pages::device_decision),
+        )
+        .route(
+            "/authorize",
+            get(pages::authorize_page).post(pages::authorize_decision),
+        )
+        .route("/_emulator/approve", post(control::approve))
+        .route("/_emulator/deny", post(control::deny))
+        .route(
+            "/_emulator/scenario",
+            get(control::get_scenario).put(control::put_scenario),
+        )
+        .route("/_emulator/log", get(control::log))
+        .route("/_emulator/advance", post(control::advance_clock))
+        .fallback(unknown_operation)
+        .method_not_allowed_fallback(unknown_operation)
+        .layer(middleware::from_fn_with_state(emulator.clone(), aws_call))
+        .with_state(emulator)
+}
+
+async fn unknown_operation() -> Response {
+    generic_error(StatusCode::NOT_FOUND, "UnknownOperationException")
+}
+
+/// The AWS operation a request calls, by its method and path.
+fn operation_of(method: &Method, path: &str) -> Option<&'static str> {
+    Some(match (method.as_str(), path) {
+        ("POST", "/client/register") => "RegisterClient",
+        ("POST", "/device_authorization") => "StartDeviceAuthorization",
+        ("POST", "/token") => "CreateToken",
+        ("GET", "/federation/credentials") => "GetRoleCredentials",
+        ("GET", "/assignment/accounts") => "ListAccounts",
+        ("GET", "/assignment/roles") => "ListAccountRoles",
+        ("POST", "/logout") => "Logout",
+        _ => return None,
+    })
+}
+
+fn is_oidc(operation: &str) -> bool {
+    matches!(
+        operation,
+        "RegisterClient" | "StartDeviceAuthorization" | "CreateToken"
+    )
+}
+
+/// Applies the scenario's next fault for an AWS call, and writes the call to the log.
+async fn aws_call(State(emulator): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
+    let Some(operation) = operation_of(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let fault = emulator.lock().scenario.take_fault(operation);
+    let response = match fault {
+        None => next.run(request).await,
+        Some(fault) => {
+            tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+            if fault.reset {
+                record(&emulator, operation, 0, "reset", String::new());
+                if let Some(kill) = request.extensions().get::<KillSwitch>() {
+                    kill.0.notify_one();
+                }
+                // The connection task drops this request with the connection.
+                return std::future::pending().await;
+            }
+            match faulty_response(operation, &fault) {
+                Some(response) => response,
+                None => next.run(request).await,
+            }
+        }
+    };
+    let outcome = response
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|value| value.to_str().ok())
+        .map(|name| name.split(':').next().unwrap_or(name).to_string())
+        .unwrap_or_else(|| {
+            if response.status().is_success() {
+                "ok"
+            } else {
+                "error"
+            }
+            .to_string()
+        });
+    let outcome = if fault_was_garbage(&response) {
+        "garbage".to_string()
+    } else {
+        outcome
+    };
+    let detail = response
+        .extensions()
+        .get::<CallDetail>()
+        .map(|detail| detail.0.clone())
+        .unwrap_or_default();
+    record(
+        &emulator,
+        operation,
+        response.status().as_u16(),
+        &outcome,
+        detail,
+    );
+    response
+}
+
+fn record(emulator: &Emulator, operation: &str, status: u16, outcome: &str, detail: String) {
+    let entry = LogEntry {
+        at_ms: emulator.elapsed_ms(),
+        operation: operation.to_string(),
+        status,
+        outcome: outcome.to_string(),
+        detail,
+    };
+    emulator.lock().log.push(entry);
+}
+
+/// Marks a garbage answer so the log can say so.
+#[derive(Clone, Copy)]
+struct GarbageBody;
+
+fn fault_was_garbage(response: &Response) -> bool {
+    response.extensions().get::<GarbageBody>().is_some()
+}
+
+/// The answer a fault gives instead of the real one (None: a delay only, then the real one).
+fn faulty_response(operation: &str, fault: &Fault) -> Option<Response> {
+    if fault.garbage {
+        let mut response = (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from("\u{0}{\"accessToken\": <<garbage"),
+        )
+            .into_response();
+        response.extensions_mut().insert(GarbageBody);
+        return Some(response);
+    }
+    let status = fault
+        .status
+        .and_then(|status| StatusCode::from_u16(status).ok())?;
+    let name = fault.error.as_deref();
+    let mut response = if is_oidc(operation) {
+        let kind = match name {
+            Some(name) => OidcErrorKind::from_exception_name(name),
+            None => match status.as_u16() {
+                400 => Some(OidcErrorKind::InvalidRequest),
+                401 => Some(OidcErrorKind::InvalidClient),
+                500 => Some(OidcErrorKind::InternalServer),
+                _ => None,
+            },
+        };
+        kind.map(|kind| OidcError::new(kind, INJECTED).into_response())
+    } else {
+        let kind = match name {
+            Some(name) => PortalErrorKind::from_exception_name(name),
+            None => PortalErrorKind::ALL
+                .into_iter()
+                .find(|kind| kind.status() == status),
+        };
+        kind.map(|kind| PortalError::new(kind, INJECTED).into_response())
+    }
+    .unwrap_or_else(|| generic_error(status, name.unwrap_or_else(|| generic_name(status))));
+    *response.status_mut() = status;
+    Some(response)
+}
+
+const INJECTED: &str = "injected by the emulator scenario";
+
+fn generic_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        429 => "ThrottlingException",
+        503 => "ServiceUnavailableException",
+        _ => "InternalFailure",
+    }
+}
+
+/// Lets a request's handler end its own TCP connection with a reset.
+#[derive(Clone, Default)]
+struct KillSwitch(Arc<Notify>);
+
+/// Accepts connections until `shutdown` completes; each connection is a task.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    tracing::warn!("emulator: accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        tokio::spawn(serve_connection(stream, router.clone()));
+    }
+}
+
+async fn serve_connection(stream: TcpStream, router: Router) {
+    // A second handle on the socket, to set SO_LINGER on it after hyper owns the stream.
+    let Ok(std_stream) = stream.into_std() else {
+        return;
+    };
+    let Ok(second_handle) = std_stream.try_clone() else {
+        return;
+    };
+    let Ok(stream) = TcpStream::from_std(std_stream) else {
+        return;
+    };
+    let kill = KillSwitch::default();
+    let service = {
+        let kill = kill.clone();
+        router.map_request(move |mut request: Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(kill.clone());
+            request
+        })
+    };
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let connection =
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::select! {
+        _ = connection => {}
+        () = kill.0.notified() => {
+            // Closing with a zero linger sends RST instead of FIN.
+            if let Err(err) = socket2::SockRef::from(&second_handle).set_linger(Some(Duration::ZERO)) {
+                tracing::warn!("emulator: cannot reset the connection: {err}");
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! sso-agent: keeps a developer workstation logged in to AWS IAM Identity Center and serves AWS
+//! credentials fast.
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
