@@ -1,5 +1,6 @@
 //! sso-agent: keeps a developer workstation logged in to AWS IAM Identity Center and serves AWS
 //! credentials fast.
 
+pub mod aws_sdk;
 #[cfg(feature = "emulator")]
 pub mod emulator;
