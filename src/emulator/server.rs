@@ -88,11 +88,17 @@ async fn aws_call(State(emulator): State<Arc<Emulator>>, request: Request, next:
         return next.run(request).await;
     };
     let fault = emulator.lock().scenario.take_fault(operation);
+    let mut unanswered = UnansweredCall {
+        emulator: &emulator,
+        operation,
+        answered: false,
+    };
     let response = match fault {
         None => next.run(request).await,
         Some(fault) => {
             tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
             if fault.reset {
+                unanswered.answered = true;
                 record(&emulator, operation, 0, "reset", String::new());
                 if let Some(kill) = request.extensions().get::<KillSwitch>() {
                     kill.0.notify_one();
@@ -136,7 +142,23 @@ async fn aws_call(State(emulator): State<Arc<Emulator>>, request: Request, next:
         &outcome,
         detail,
     );
+    unanswered.answered = true;
     response
+}
+
+/// Logs a call whose client hung up before the answer (a timeout, say) as `abandoned`.
+struct UnansweredCall<'a> {
+    emulator: &'a Emulator,
+    operation: &'static str,
+    answered: bool,
+}
+
+impl Drop for UnansweredCall<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            record(self.emulator, self.operation, 0, "abandoned", String::new());
+        }
+    }
 }
 
 fn record(emulator: &Emulator, operation: &str, status: u16, outcome: &str, detail: String) {

@@ -131,7 +131,8 @@ pub struct LogEntry {
     pub at_ms: f64,
     pub operation: String,
     pub status: u16,
-    /// `ok`, the exception name, or the injected fault (`reset`, `garbage`).
+    /// `ok`, the exception name, the injected fault (`reset`, `garbage`), or `abandoned` when
+    /// the client hung up before the answer.
     pub outcome: String,
     /// For CreateToken, the grant type; otherwise empty.
     #[serde(skip_serializing_if = "String::is_empty")]
