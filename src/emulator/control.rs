@@ -18,13 +18,8 @@ fn failure(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"message": message.into()}))).into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|err| {
-        failure(
-            StatusCode::BAD_REQUEST,
-            format!("invalid request body: {err}"),
-        )
-    })
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|err| format!("invalid request body: {err}"))
 }
 
 #[derive(Deserialize)]
@@ -47,7 +42,7 @@ pub async fn deny(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Respons
 fn decide(emulator: &Emulator, body: &Bytes, approve: bool) -> Response {
     let request: UserCodeRequest = match parse(body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(message) => return failure(StatusCode::BAD_REQUEST, message),
     };
     let decision = if approve {
         let user = request
@@ -76,7 +71,7 @@ pub async fn get_scenario(State(emulator): State<Arc<Emulator>>) -> Response {
 pub async fn put_scenario(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
     let scenario: Scenario = match parse(&body) {
         Ok(scenario) => scenario,
-        Err(response) => return response,
+        Err(message) => return failure(StatusCode::BAD_REQUEST, message),
     };
     if let Err(message) = scenario.validate() {
         return failure(StatusCode::BAD_REQUEST, message);
@@ -100,7 +95,7 @@ struct AdvanceRequest {
 pub async fn advance_clock(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
     let request: AdvanceRequest = match parse(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(message) => return failure(StatusCode::BAD_REQUEST, message),
     };
     let mut inner = emulator.lock();
     inner.clock_offset += Duration::from_secs(request.seconds);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f2f3f3;margin:0}
-main{max-width:28rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;
+main{max-width:28rem;margin:2rem auto;background:#fff;padding:2rem;border-radius:8px;
 box-shadow:0 1px 4px #0002}h1{font-size:1.3rem;margin-top:0}.code{font:600 2rem monospace;
 letter-spacing:.2rem;text-align:center;padding:1rem;background:#f8f8f8;border-radius:6px}
 button{font-size:1rem;padding:.6rem 1.4rem;border-radius:4px;border:1px solid #888;margin-right:.5rem;
