@@ -88,15 +88,11 @@ impl HeadlessChromium {
     }
 
     async fn click(&self, id: &str) {
-        self.element(id).await.click()
-            .await
-            .unwrap();
+        self.element(id).await.click().await.unwrap();
     }
 
     async fn text_of(&self, id: &str) -> String {
-        self.element(id).await.text()
-            .await
-            .unwrap()
+        self.element(id).await.text().await.unwrap()
     }
 
     async fn stop(mut self) {
@@ -136,7 +132,10 @@ async fn approving_on_the_verification_page_lets_the_next_poll_get_the_token() {
     assert!(screenshot.starts_with(b"\x89PNG"));
 
     chromium.click("approve").await;
-    assert!(chromium.text_of("result").await.contains("close this window"));
+    assert!(chromium
+        .text_of("result")
+        .await
+        .contains("close this window"));
     chromium.stop().await;
 
     let token = device_poll(&oidc, &client, &login)
@@ -170,7 +169,10 @@ async fn denying_on_the_verification_page_is_access_denied() {
         .unwrap();
     chromium.click("next").await;
     chromium.click("deny").await;
-    assert!(chromium.text_of("result").await.contains("will not get access"));
+    assert!(chromium
+        .text_of("result")
+        .await
+        .contains("will not get access"));
     chromium.stop().await;
 
     let err = device_poll(&oidc, &client, &login)
@@ -214,7 +216,10 @@ async fn approving_the_pkce_authorize_page_redirects_with_code_and_state() {
         .append_pair("state", "browser-state")
         .append_pair("code_challenge_method", "S256")
         .append_pair("scopes", "sso:account:access")
-        .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        );
 
     chromium.browser().goto(url.as_str()).await.unwrap();
     // The browser lands on the callback; serve it so the navigation completes.
