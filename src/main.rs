@@ -1,10 +1,6 @@
 //! The `sso-agent` command line. `anyhow` lives here only; the library has typed errors.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::Write;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -25,10 +21,10 @@ enum Command {
     Emulator {
         /// Address to listen on; port 0 picks a free port. Loopback only.
         #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
+        listen: std::net::SocketAddr,
         /// Accounts, roles and users as JSON (default: a small built-in set).
         #[arg(long)]
-        fixture: Option<PathBuf>,
+        fixture: Option<std::path::PathBuf>,
     },
 }
 
@@ -61,8 +57,13 @@ fn run(command: Command) -> anyhow::Result<()> {
 }
 
 #[cfg(feature = "emulator")]
-fn run_emulator(listen: SocketAddr, fixture: Option<PathBuf>) -> anyhow::Result<()> {
+fn run_emulator(
+    listen: std::net::SocketAddr,
+    fixture: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
     use sso_agent::emulator::{Fixture, RunningEmulator};
+    use std::io::Write;
     let fixture = match fixture {
         Some(path) => Fixture::load(&path).map_err(anyhow::Error::msg)?,
         None => Fixture::default(),
