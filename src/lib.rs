@@ -2,5 +2,7 @@
 //! credentials fast.
 
 pub mod aws_sdk;
+pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod secret;

@@ -1,0 +1,356 @@
+//! The AWS CLI's own configuration file is ours: `[sso-session NAME]` and `[profile NAME]`
+//! sections of `~/.aws/config` (or `$AWS_CONFIG_FILE`). It is parsed by aws-config's own parser,
+//! so comments, `[default]`, sub-sections and whitespace behave exactly as in the SDKs.
+
+use aws_config::profile::ProfileSet;
+use aws_types::os_shim_internal::{Env, Fs};
+use std::path::PathBuf;
+
+pub const DEFAULT_SCOPE: &str = "sso:account:access";
+
+/// One `[sso-session NAME]` (or the session a legacy profile implies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoSessionConfig {
+    /// The section's name; for a legacy profile, its start URL (profiles that share a start URL
+    /// share a login, as in the AWS CLI's cache).
+    pub name: String,
+    pub start_url: String,
+    pub region: String,
+    pub registration_scopes: Vec<String>,
+}
+
+/// One `[profile NAME]` that names an SSO role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileConfig {
+    pub name: String,
+    pub session: SsoSessionConfig,
+    pub account_id: String,
+    pub role_name: String,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read {file}: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error("there is no [sso-session {name}] in {file}")]
+    UnknownSession { file: String, name: String },
+    #[error("there is no [profile {name}] in {file}")]
+    UnknownProfile { file: String, name: String },
+    #[error("[{section}] in {file} has no `{key}`; add `{key} = …` to it")]
+    MissingKey {
+        file: String,
+        section: String,
+        key: String,
+    },
+    #[error("[{section}] in {file}: `sso_start_url = {value}` is not an http(s) URL")]
+    InvalidStartUrl {
+        file: String,
+        section: String,
+        value: String,
+    },
+    #[error("[profile {profile}] in {file} names `sso_session = {name}`, but there is no [sso-session {name}]")]
+    DanglingSession {
+        file: String,
+        profile: String,
+        name: String,
+    },
+}
+
+/// The parsed configuration file.
+pub struct AwsConfig {
+    file: String,
+    sections: ProfileSet,
+}
+
+impl AwsConfig {
+    /// Reads the user's configuration as the SDKs do (`AWS_CONFIG_FILE`, else `~/.aws/config`).
+    pub async fn load() -> Result<Self, ConfigError> {
+        Self::load_from(&Fs::real(), &Env::real()).await
+    }
+
+    /// Reads it through the given file system and environment (tests use in-memory ones).
+    pub async fn load_from(fs: &Fs, env: &Env) -> Result<Self, ConfigError> {
+        let file = config_file_path(env);
+        let files = aws_config::profile::profile_file::ProfileFiles::builder()
+            .with_file(
+                aws_config::profile::profile_file::ProfileFileKind::Config,
+                &file,
+            )
+            .build();
+        let sections = aws_config::profile::load(fs, env, &files, None)
+            .await
+            .map_err(|err| ConfigError::Unreadable {
+                file: file.clone(),
+                reason: err.to_string(),
+            })?;
+        Ok(Self { file, sections })
+    }
+
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The `[sso-session NAME]` section.
+    pub fn sso_session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
+        let section =
+            self.sections
+                .sso_session(name)
+                .ok_or_else(|| ConfigError::UnknownSession {
+                    file: self.file.clone(),
+                    name: name.to_string(),
+                })?;
+        let title = format!("sso-session {name}");
+        let get = |key: &str| self.required(&title, key, section.get(key));
+        let start_url = get("sso_start_url")?;
+        self.check_url(&title, &start_url)?;
+        Ok(SsoSessionConfig {
+            name: name.to_string(),
+            start_url,
+            region: get("sso_region")?,
+            registration_scopes: scopes(section.get("sso_registration_scopes")),
+        })
+    }
+
+    /// Every `[sso-session NAME]` section, in name order.
+    pub fn sso_sessions(&self) -> Result<Vec<SsoSessionConfig>, ConfigError> {
+        let mut names: Vec<&str> = self.sections.sso_sessions().collect();
+        names.sort_unstable();
+        names
+            .into_iter()
+            .map(|name| self.sso_session(name))
+            .collect()
+    }
+
+    /// The `[profile NAME]` section (`[default]` for `default`).
+    pub fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
+        let profile =
+            self.sections
+                .get_profile(name)
+                .ok_or_else(|| ConfigError::UnknownProfile {
+                    file: self.file.clone(),
+                    name: name.to_string(),
+                })?;
+        let title = if name == "default" {
+            "default".to_string()
+        } else {
+            format!("profile {name}")
+        };
+        let session = match profile.get("sso_session") {
+            Some(session_name) => self.sso_session(session_name).map_err(|err| match err {
+                ConfigError::UnknownSession {
+                    file,
+                    name: session,
+                } => ConfigError::DanglingSession {
+                    file,
+                    profile: name.to_string(),
+                    name: session,
+                },
+                other => other,
+            })?,
+            None => {
+                // A legacy profile: the session's keys sit in the profile itself.
+                let start_url =
+                    self.required(&title, "sso_start_url", profile.get("sso_start_url"))?;
+                self.check_url(&title, &start_url)?;
+                SsoSessionConfig {
+                    name: start_url.clone(),
+                    region: self.required(&title, "sso_region", profile.get("sso_region"))?,
+                    start_url,
+                    registration_scopes: vec![DEFAULT_SCOPE.to_string()],
+                }
+            }
+        };
+        Ok(ProfileConfig {
+            name: name.to_string(),
+            session,
+            account_id: self.required(&title, "sso_account_id", profile.get("sso_account_id"))?,
+            role_name: self.required(&title, "sso_role_name", profile.get("sso_role_name"))?,
+            region: profile.get("region").map(str::to_string),
+        })
+    }
+
+    fn required(
+        &self,
+        section: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<String, ConfigError> {
+        value
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ConfigError::MissingKey {
+                file: self.file.clone(),
+                section: section.to_string(),
+                key: key.to_string(),
+            })
+    }
+
+    fn check_url(&self, section: &str, value: &str) -> Result<(), ConfigError> {
+        match url::Url::parse(value) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Ok(()),
+            _ => Err(ConfigError::InvalidStartUrl {
+                file: self.file.clone(),
+                section: section.to_string(),
+                value: value.to_string(),
+            }),
+        }
+    }
+}
+
+/// `sso_registration_scopes` is comma-separated; absent, it is `sso:account:access`, the scope
+/// that makes IAM Identity Center issue refresh tokens.
+fn scopes(value: Option<&str>) -> Vec<String> {
+    let scopes: Vec<String> = value
+        .unwrap_or(DEFAULT_SCOPE)
+        .split(',')
+        .map(str::trim)
+        .filter(|scope| !scope.is_empty())
+        .map(str::to_string)
+        .collect();
+    if scopes.is_empty() {
+        vec![DEFAULT_SCOPE.to_string()]
+    } else {
+        scopes
+    }
+}
+
+/// `$AWS_CONFIG_FILE`, else `$HOME/.aws/config`, as a path to show in messages.
+fn config_file_path(env: &Env) -> String {
+    if let Ok(path) = env.get("AWS_CONFIG_FILE") {
+        return path;
+    }
+    let home = env
+        .get("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("~"));
+    home.join(".aws").join("config").display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn parse(text: &str) -> AwsConfig {
+        let fs = Fs::from_slice(&[("/home/me/.aws/config", text)]);
+        let env = Env::from_slice(&[("HOME", "/home/me")]);
+        AwsConfig::load_from(&fs, &env).await.unwrap()
+    }
+
+    const SAMPLE: &str = "\
+# a comment
+[default]
+region = eu-west-1
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1   ; trailing comment
+sso_registration_scopes = sso:account:access, openid
+
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Developer
+region = us-west-2
+s3 =
+  max_concurrent_requests = 20
+
+[profile legacy]
+sso_start_url = https://legacy.awsapps.com/start
+sso_region = eu-central-1
+sso_account_id = 222233334444
+sso_role_name = ReadOnly
+
+[profile broken]
+sso_session = corp
+sso_account_id = 111122223333
+
+[profile dangling]
+sso_session = nope
+sso_account_id = 1
+sso_role_name = R
+";
+
+    #[tokio::test]
+    async fn reads_sessions_and_profiles() {
+        let config = parse(SAMPLE).await;
+        let session = config.sso_session("corp").unwrap();
+        assert_eq!(session.start_url, "https://corp.awsapps.com/start");
+        assert_eq!(session.region, "us-east-1");
+        assert_eq!(
+            session.registration_scopes,
+            ["sso:account:access", "openid"]
+        );
+        let dev = config.profile("dev").unwrap();
+        assert_eq!(dev.session, session);
+        assert_eq!(dev.account_id, "111122223333");
+        assert_eq!(dev.role_name, "Developer");
+        assert_eq!(dev.region.as_deref(), Some("us-west-2"));
+        assert_eq!(config.sso_sessions().unwrap(), [session]);
+    }
+
+    #[tokio::test]
+    async fn a_legacy_profile_implies_its_session() {
+        let legacy = parse(SAMPLE).await.profile("legacy").unwrap();
+        assert_eq!(legacy.session.name, "https://legacy.awsapps.com/start");
+        assert_eq!(legacy.session.region, "eu-central-1");
+        assert_eq!(legacy.session.registration_scopes, [DEFAULT_SCOPE]);
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_file_the_section_and_the_key() {
+        let config = parse(SAMPLE).await;
+        let file = "/home/me/.aws/config";
+        assert_eq!(
+            config.profile("broken").unwrap_err().to_string(),
+            format!(
+                "[profile broken] in {file} has no `sso_role_name`; add `sso_role_name = …` to it"
+            )
+        );
+        assert_eq!(
+            config.sso_session("other").unwrap_err().to_string(),
+            format!("there is no [sso-session other] in {file}")
+        );
+        assert_eq!(
+            config.profile("nobody").unwrap_err().to_string(),
+            format!("there is no [profile nobody] in {file}")
+        );
+        assert!(matches!(
+            config.profile("dangling").unwrap_err(),
+            ConfigError::DanglingSession { .. }
+        ));
+        assert!(matches!(
+            config.profile("default").unwrap_err(),
+            ConfigError::MissingKey { section, .. } if section == "default"
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_start_url_that_is_not_a_url_is_refused() {
+        let config =
+            parse("[sso-session x]\nsso_start_url = corp.awsapps.com\nsso_region = us-east-1\n")
+                .await;
+        let err = config.sso_session("x").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`sso_start_url = corp.awsapps.com` is not an http(s) URL"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn aws_config_file_overrides_the_path() {
+        let fs = Fs::from_slice(&[(
+            "/etc/aws.conf",
+            "[sso-session s]\nsso_start_url = https://s.example/start\nsso_region = us-east-1\n",
+        )]);
+        let env = Env::from_slice(&[("HOME", "/home/me"), ("AWS_CONFIG_FILE", "/etc/aws.conf")]);
+        let config = AwsConfig::load_from(&fs, &env).await.unwrap();
+        assert_eq!(config.file(), "/etc/aws.conf");
+        assert_eq!(
+            config.sso_session("s").unwrap().registration_scopes,
+            [DEFAULT_SCOPE]
+        );
+    }
+}
