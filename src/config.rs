@@ -3,6 +3,7 @@
 //! so comments, `[default]`, sub-sections and whitespace behave exactly as in the SDKs.
 
 use aws_config::profile::ProfileSet;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_types::os_shim_internal::{Env, Fs};
 use std::path::PathBuf;
 
@@ -72,11 +73,8 @@ impl AwsConfig {
     /// Reads it through the given file system and environment (tests use in-memory ones).
     pub async fn load_from(fs: &Fs, env: &Env) -> Result<Self, ConfigError> {
         let file = config_file_path(env);
-        let files = aws_config::profile::profile_file::ProfileFiles::builder()
-            .with_file(
-                aws_config::profile::profile_file::ProfileFileKind::Config,
-                &file,
-            )
+        let files = EnvConfigFiles::builder()
+            .with_file(EnvConfigFileKind::Config, &file)
             .build();
         let sections = aws_config::profile::load(fs, env, &files, None)
             .await

@@ -6,3 +6,4 @@ pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod secret;
+pub mod store;

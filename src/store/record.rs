@@ -1,0 +1,89 @@
+//! The one JSON value a session keeps in the store.
+
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const RECORD_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub version: u32,
+    pub start_url: String,
+    pub region: String,
+    pub registration: Option<Registration>,
+    pub token: Option<TokenSet>,
+}
+
+impl SessionRecord {
+    pub fn new(start_url: &str, region: &str) -> Self {
+        Self {
+            version: RECORD_VERSION,
+            start_url: start_url.to_string(),
+            region: region.to_string(),
+            registration: None,
+            token: None,
+        }
+    }
+}
+
+/// A client registration (RegisterClient's answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `clientSecretExpiresAt`, seconds since the epoch.
+    pub expires_at: u64,
+    pub scopes: Vec<String>,
+}
+
+/// The tokens of a live login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: Secret,
+    /// Seconds since the epoch.
+    pub expires_at: u64,
+    pub refresh_token: Option<Secret>,
+}
+
+/// Seconds since the epoch as a time.
+pub fn epoch_to_time(seconds: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(seconds)
+}
+
+/// A time as seconds since the epoch (0 before it).
+pub fn time_to_epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_round_trips_through_json_and_debug_hides_secrets() {
+        let record = SessionRecord {
+            token: Some(TokenSet {
+                access_token: Secret::new("canary-access"),
+                expires_at: 1_900_000_000,
+                refresh_token: Some(Secret::new("canary-refresh")),
+            }),
+            registration: Some(Registration {
+                client_id: "id".into(),
+                client_secret: Secret::new("canary-secret"),
+                expires_at: 1_900_000_000,
+                scopes: vec!["sso:account:access".into()],
+            }),
+            ..SessionRecord::new("https://x.example/start", "us-east-1")
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            serde_json::from_str::<SessionRecord>(&json).unwrap(),
+            record
+        );
+        let debug = format!("{record:?}");
+        assert!(!debug.contains("canary"), "{debug}");
+    }
+}
