@@ -5,6 +5,7 @@ pub mod aws_sdk;
 pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod logging;
 pub mod oidc;
 pub mod secret;
 pub mod session;

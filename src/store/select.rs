@@ -10,7 +10,6 @@ use std::time::Duration;
 
 /// How long a store may take to answer the probe (a keyring waiting on an unlock prompt).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
-const PROBE_ITEM: &str = "__sso-agent-probe__";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreChoice {
@@ -100,10 +99,12 @@ fn usable(kind: StoreKind) -> Result<Arc<dyn TokenStore>, StoreError> {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = sender.send(KeyringStore::connect(kind).and_then(|store| {
+            // An item of its own, so two processes probing at once never see each other's.
+            let item = probe_item_name();
             let probe = SessionRecord::new("https://probe.invalid/start", "us-east-1");
-            store.save(PROBE_ITEM, &probe)?;
-            let read = store.load(PROBE_ITEM)?;
-            store.delete(PROBE_ITEM)?;
+            store.save(&item, &probe)?;
+            let read = store.load(&item)?;
+            store.delete(&item)?;
             match read {
                 Some(record) if record == probe => Ok(store),
                 _ => Err(StoreError::Unavailable {
@@ -122,6 +123,14 @@ fn usable(kind: StoreKind) -> Result<Arc<dyn TokenStore>, StoreError> {
             fix: fix_for(kind),
         }),
     }
+}
+
+fn probe_item_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or(0);
+    format!("__sso-agent-probe-{}-{nanos}__", std::process::id())
 }
 
 #[cfg(test)]
