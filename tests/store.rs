@@ -198,3 +198,46 @@ fn child_in_a_locked_session() {
     };
     assert_eq!(opened.store.kind(), expected);
 }
+
+/// Runs `child_without_a_session_bus` with a D-Bus address nothing listens on.
+#[test]
+fn no_session_bus_is_a_clear_error_and_auto_steps_down() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/sso-agent-test-bus",
+        )
+        .args([
+            "--ignored",
+            "--exact",
+            "child_without_a_session_bus",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+#[ignore = "run by no_session_bus_is_a_clear_error_and_auto_steps_down without a bus"]
+fn child_without_a_session_bus() {
+    let err = store::open(StoreChoice::Only(StoreKind::SecretService))
+        .err()
+        .expect("no bus, no Secret Service");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(err.to_string().contains("start a Secret Service"), "{err}");
+    let opened = store::open(StoreChoice::Auto).unwrap();
+    assert_ne!(opened.store.kind(), StoreKind::SecretService);
+    assert_eq!(
+        opened.passed_over.len() + 1,
+        match opened.store.kind() {
+            StoreKind::Keyutils => 2,
+            _ => 3,
+        }
+    );
+}
