@@ -1,6 +1,7 @@
 //! The AWS SDK configuration every sso-oidc and sso client is built from.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 
 /// The shared configuration for one IAM Identity Center region. Endpoints follow the SDK's own
 /// rules (`AWS_ENDPOINT_URL_SSO_OIDC`, `AWS_ENDPOINT_URL_SSO`, `AWS_ENDPOINT_URL`, `services`
@@ -11,6 +12,51 @@ pub async fn sdk_config(region: &str) -> SdkConfig {
         .no_credentials()
         .load()
         .await
+}
+
+/// An SDK failure reduced to what the flows decide on.
+#[derive(Debug)]
+pub enum CallFailure {
+    /// The service answered with a modeled (or at least named) error.
+    Service { code: String, description: String },
+    /// No usable answer: connection, timeout, or a body that is not the service's.
+    Transport { detail: String },
+}
+
+impl CallFailure {
+    pub fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match &err {
+            SdkError::ServiceError(service) => match service.err().code() {
+                Some(code) => Self::Service {
+                    code: code.to_string(),
+                    description: service.err().message().unwrap_or_default().to_string(),
+                },
+                None => Self::Transport {
+                    detail: "the answer could not be understood".into(),
+                },
+            },
+            SdkError::TimeoutError(_) => Self::Transport {
+                detail: "the request timed out".into(),
+            },
+            SdkError::DispatchFailure(failure) if failure.is_io() => Self::Transport {
+                detail: "the connection failed or was reset".into(),
+            },
+            _ => Self::Transport {
+                detail: aws_sdk_ssooidc::error::DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Service { code, .. } => Some(code),
+            Self::Transport { .. } => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,17 @@
 //! sso-agent: keeps a developer workstation logged in to AWS IAM Identity Center and serves AWS
 //! credentials fast.
 
+pub mod agent;
 pub mod aws_sdk;
+pub mod client;
 pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod logging;
 pub mod oidc;
+pub mod paths;
+pub mod portal;
+pub mod protocol;
 pub mod secret;
 pub mod session;
 pub mod store;

@@ -19,8 +19,10 @@ pub fn may_log(metadata: &Metadata<'_>) -> bool {
 /// Installs the global subscriber for the binary.
 pub fn init() {
     let level = EnvFilter::try_from_env("SSO_AGENT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let layer = fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_filter(level)
         .with_filter(filter::filter_fn(may_log));
     tracing_subscriber::registry().with(layer).init();

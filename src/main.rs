@@ -1,6 +1,9 @@
-//! The `sso-agent` command line. `anyhow` lives here only; the library has typed errors.
+//! The `sso-agent` command line. `anyhow` lives here (and in `cli/`) only; the library has typed
+//! errors.
 
-use clap::{Parser, Subcommand};
+mod cli;
+
+use clap::{ArgGroup, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -16,6 +19,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the agent in the foreground (service units and autostart run this).
+    Daemon,
+    /// Log in to an sso-session (opens the browser; waits until the session is live).
+    #[command(group(ArgGroup::new("target").args(["sso_session", "profile"])))]
+    Login {
+        /// The [sso-session NAME] to log in to (default: the only one configured).
+        #[arg(long)]
+        sso_session: Option<String>,
+        /// Log in to the session this [profile NAME] uses.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print the link and code only; do not open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Print credential_process JSON (Version 1) for a profile.
+    CredentialProcess {
+        #[arg(long)]
+        profile: String,
+    },
+    /// Show sessions, token expiry and cached roles (no secrets).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log out of a session (upstream too) and forget its tokens.
+    #[command(group(ArgGroup::new("which").args(["sso_session", "all"]).required(true)))]
+    Logout {
+        #[arg(long)]
+        sso_session: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
     /// Run the IAM Identity Center emulator (sso-oidc + sso portal) on a loopback port.
     #[cfg(feature = "emulator")]
     Emulator {
@@ -29,64 +65,29 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    sso_agent::logging::init();
     let cli = Cli::parse();
-    match run(cli.command) {
+    // credential-process stays lean: no log subscriber on the hot path.
+    if !matches!(cli.command, Command::CredentialProcess { .. }) {
+        sso_agent::logging::init();
+    }
+    let result = match cli.command {
+        Command::Daemon => cli::daemon::run(),
+        Command::Login {
+            sso_session,
+            profile,
+            no_browser,
+        } => cli::login::run(sso_session, profile, no_browser),
+        Command::CredentialProcess { profile } => cli::credential_process::run(&profile),
+        Command::Status { json } => cli::status::run(json),
+        Command::Logout { sso_session, all } => cli::logout::run(sso_session, all),
+        #[cfg(feature = "emulator")]
+        Command::Emulator { listen, fixture } => cli::emulator::run(listen, fixture),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("sso-agent: {err:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn run(command: Command) -> anyhow::Result<()> {
-    match command {
-        #[cfg(feature = "emulator")]
-        Command::Emulator { listen, fixture } => run_emulator(listen, fixture),
-    }
-}
-
-#[cfg(feature = "emulator")]
-fn run_emulator(
-    listen: std::net::SocketAddr,
-    fixture: Option<std::path::PathBuf>,
-) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use sso_agent::emulator::{Fixture, RunningEmulator};
-    use std::io::Write;
-    let fixture = match fixture {
-        Some(path) => Fixture::load(&path).map_err(anyhow::Error::msg)?,
-        None => Fixture::default(),
-    };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let emulator = RunningEmulator::start(listen, fixture)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        // The first stdout line is a contract: tests and scripts read the address from it.
-        let mut stdout = std::io::stdout();
-        writeln!(stdout, "listening on {}", emulator.base_url)?;
-        stdout.flush()?;
-        eprintln!(
-            "sso-oidc and sso portal endpoint: {url}\n  export AWS_ENDPOINT_URL_SSO_OIDC={url} AWS_ENDPOINT_URL_SSO={url}\n  control API: {url}/_emulator/ (approve, deny, scenario, log, advance)",
-            url = emulator.base_url
-        );
-        shutdown_signal().await;
-        Ok(())
-    })
-}
-
-/// Completes on SIGINT or SIGTERM.
-#[cfg(feature = "emulator")]
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }

@@ -1,10 +1,11 @@
 //! The device-authorization grant (RFC 8628): StartDeviceAuthorization, then CreateToken polls
 //! as `PollPolicy` says until the person approves, denies, or the code expires.
 
-use super::error::{CallFailure, LoginError};
+use super::error::{login_error, LoginError};
 use super::poll::{KeepPolling, PollPolicy};
 use super::register::GRANT_DEVICE_CODE;
 use super::token_set;
+use crate::aws_sdk::CallFailure;
 use crate::store::{Registration, TokenSet};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -44,7 +45,11 @@ pub async fn device_login(
         .send()
         .await
         .map_err(|err| {
-            CallFailure::from_sdk(err).into_error(session, "StartDeviceAuthorization")
+            login_error(
+                CallFailure::from_sdk(err),
+                session,
+                "StartDeviceAuthorization",
+            )
         })?;
     let started = Instant::now();
     let mut policy = PollPolicy::new(Some(answer.interval()), answer.expires_in());
@@ -109,7 +114,7 @@ pub async fn device_login(
                     session: session.to_string(),
                 })
             }
-            _ => return Err(failure.into_error(session, "CreateToken")),
+            _ => return Err(login_error(failure, session, "CreateToken")),
         };
         policy.record(started.elapsed(), answer);
     }

@@ -1,7 +1,7 @@
 //! What can end a login or a refresh, in words that say what happened and what to do.
 
+use crate::aws_sdk::CallFailure;
 use crate::store::StoreError;
-use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -32,65 +32,24 @@ pub enum LoginError {
     Store(#[from] StoreError),
 }
 
-/// An SDK failure reduced to what the flows decide on.
-#[derive(Debug)]
-pub(crate) enum CallFailure {
-    /// The service answered with a modeled (or at least named) error.
-    Service { code: String, description: String },
-    /// No usable answer: connection, timeout, or a body that is not the service's.
-    Transport { detail: String },
-}
-
-impl CallFailure {
-    pub fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        match &err {
-            SdkError::ServiceError(service) => match service.err().code() {
-                Some(code) => Self::Service {
-                    code: code.to_string(),
-                    description: service.err().message().unwrap_or_default().to_string(),
-                },
-                None => Self::Transport {
-                    detail: "the answer could not be understood".into(),
-                },
-            },
-            SdkError::TimeoutError(_) => Self::Transport {
-                detail: "the request timed out".into(),
-            },
-            SdkError::DispatchFailure(failure) if failure.is_io() => Self::Transport {
-                detail: "the connection failed or was reset".into(),
-            },
-            _ => Self::Transport {
-                detail: aws_sdk_ssooidc::error::DisplayErrorContext(&err).to_string(),
-            },
-        }
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Self::Service { code, .. } => Some(code),
-            Self::Transport { .. } => None,
-        }
-    }
-
-    /// The error a failure of `operation` becomes when nothing more specific applies.
-    pub fn into_error(self, session: &str, operation: &'static str) -> LoginError {
-        match self {
-            Self::Transport { detail } => LoginError::Unreachable {
-                session: session.to_string(),
-                operation,
-                detail,
-            },
-            Self::Service { code, description } => LoginError::Refused {
-                session: session.to_string(),
-                operation,
-                meaning: meaning(&code, &description),
-                code,
-            },
-        }
+/// The error a failure of `operation` becomes when nothing more specific applies.
+pub(crate) fn login_error(
+    failure: CallFailure,
+    session: &str,
+    operation: &'static str,
+) -> LoginError {
+    match failure {
+        CallFailure::Transport { detail } => LoginError::Unreachable {
+            session: session.to_string(),
+            operation,
+            detail,
+        },
+        CallFailure::Service { code, description } => LoginError::Refused {
+            session: session.to_string(),
+            operation,
+            meaning: meaning(&code, &description),
+            code,
+        },
     }
 }
 

@@ -10,9 +10,10 @@ pub use device::{device_login, PendingLogin};
 pub use error::LoginError;
 pub use register::{is_usable as registration_is_usable, register};
 
+use crate::aws_sdk::CallFailure;
 use crate::secret::Secret;
 use crate::store::{time_to_epoch, Registration, TokenSet};
-use error::CallFailure;
+use error::login_error;
 use register::GRANT_REFRESH_TOKEN;
 use std::time::{Duration, SystemTime};
 
@@ -94,9 +95,11 @@ pub async fn refresh(
                     reason,
                 }))
             } else {
-                Err(RefreshFailure::Transient(
-                    failure.into_error(session, "CreateToken"),
-                ))
+                Err(RefreshFailure::Transient(login_error(
+                    failure,
+                    session,
+                    "CreateToken",
+                )))
             }
         }
     }

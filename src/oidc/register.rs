@@ -1,6 +1,7 @@
 //! RegisterClient: one public client per sso-session, reused until shortly before it expires.
 
-use super::error::{CallFailure, LoginError};
+use super::error::{login_error, LoginError};
+use crate::aws_sdk::CallFailure;
 use crate::config::SsoSessionConfig;
 use crate::secret::Secret;
 use crate::store::{time_to_epoch, Registration};
@@ -32,7 +33,7 @@ pub async fn register(
         .grant_types(GRANT_REFRESH_TOKEN)
         .send()
         .await
-        .map_err(|err| CallFailure::from_sdk(err).into_error(&session.name, "RegisterClient"))?;
+        .map_err(|err| login_error(CallFailure::from_sdk(err), &session.name, "RegisterClient"))?;
     let (Some(client_id), Some(client_secret)) = (answer.client_id(), answer.client_secret())
     else {
         return Err(LoginError::Refused {

@@ -1,0 +1,77 @@
+//! `~/.aws/config` as the agent last read it, read again when the file changes (one `stat` per
+//! request), so editing the file needs no restart and the hot path parses nothing.
+
+use crate::config::{AwsConfig, ConfigError, ProfileConfig, SsoSessionConfig};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+pub struct ConfigCache {
+    loaded: Mutex<Option<Loaded>>,
+}
+
+struct Loaded {
+    modified: Option<SystemTime>,
+    config: std::sync::Arc<AwsConfig>,
+    profiles: HashMap<String, ProfileConfig>,
+}
+
+impl ConfigCache {
+    pub fn new() -> Self {
+        Self {
+            loaded: Mutex::new(None),
+        }
+    }
+
+    /// The configuration, read again if the file's modification time changed.
+    pub async fn current(&self) -> Result<std::sync::Arc<AwsConfig>, ConfigError> {
+        let path = config_path();
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if let Some(loaded) = self.lock().as_ref() {
+            if loaded.modified == modified {
+                return Ok(loaded.config.clone());
+            }
+        }
+        let config = std::sync::Arc::new(AwsConfig::load().await?);
+        *self.lock() = Some(Loaded {
+            modified,
+            config: config.clone(),
+            profiles: HashMap::new(),
+        });
+        Ok(config)
+    }
+
+    pub async fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
+        let config = self.current().await?;
+        if let Some(profile) = self
+            .lock()
+            .as_ref()
+            .and_then(|loaded| loaded.profiles.get(name).cloned())
+        {
+            return Ok(profile);
+        }
+        let profile = config.profile(name)?;
+        if let Some(loaded) = self.lock().as_mut() {
+            loaded.profiles.insert(name.to_string(), profile.clone());
+        }
+        Ok(profile)
+    }
+
+    pub async fn session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
+        self.current().await?.sso_session(name)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Loaded>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn config_path() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("AWS_CONFIG_FILE") {
+        return path.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    std::path::PathBuf::from(home).join(".aws").join("config")
+}

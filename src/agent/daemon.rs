@@ -1,0 +1,113 @@
+//! `sso-agent daemon`: claim the socket (one agent per socket), open the store, serve until
+//! SIGTERM or SIGINT, and leave no socket file behind.
+
+use super::Agent;
+use crate::paths::{self, PathError};
+use crate::store::{self, StoreError};
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use tokio::net::UnixListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("an agent is already running on {0}")]
+    AlreadyRunning(String),
+    #[error("cannot listen on {socket}: {reason}")]
+    Bind { socket: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The claimed socket, with the lock that makes it this agent's.
+pub struct ClaimedSocket {
+    pub path: PathBuf,
+    pub listener: UnixListener,
+    lock: File,
+}
+
+/// Takes the socket's lock, replaces a stale socket file, binds, and makes the socket 0600.
+pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
+    let shown = path.display().to_string();
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    paths::ensure_private_dir(dir)?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(paths::lock_path(path))
+        .map_err(|err| DaemonError::Bind {
+            socket: shown.clone(),
+            reason: err.to_string(),
+        })?;
+    if lock.try_lock().is_err() {
+        return Err(DaemonError::AlreadyRunning(shown));
+    }
+    // Holding the lock, any socket file left is a dead agent's.
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|err| DaemonError::Bind {
+            socket: shown.clone(),
+            reason: err.to_string(),
+        })?;
+    }
+    let listener = UnixListener::bind(path).map_err(|err| DaemonError::Bind {
+        socket: shown.clone(),
+        reason: err.to_string(),
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|err| {
+        DaemonError::Bind {
+            socket: shown,
+            reason: err.to_string(),
+        }
+    })?;
+    Ok(ClaimedSocket {
+        path: path.to_path_buf(),
+        listener,
+        lock,
+    })
+}
+
+/// Runs the agent on `socket` until SIGTERM/SIGINT.
+pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
+    let opened = tokio::task::spawn_blocking(store::open_from_env)
+        .await
+        .expect("opening the store does not panic")?;
+    tracing::info!(
+        "store: {} (tokens {})",
+        opened.store.kind(),
+        opened.store.kind().durability()
+    );
+    let agent = Agent::new(opened);
+    agent.open_configured_sessions().await;
+    tokio::spawn(agent.clone().refresh_sessions());
+    tracing::info!(socket = %socket.path.display(), pid = std::process::id(), "agent ready");
+    let ClaimedSocket {
+        path,
+        listener,
+        lock,
+    } = socket;
+    super::server::serve(listener, agent, shutdown_signal()).await;
+    // Remove the socket while still holding the lock, so no new agent's socket is removed.
+    let _ = std::fs::remove_file(&path);
+    drop(lock);
+    tracing::info!("agent stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+}

@@ -1,0 +1,89 @@
+//! `login` and `await_login`: start or join a session's login, and wait for it.
+
+use super::sessions::NotReady;
+use super::{error, Agent, Reply};
+use crate::config::SsoSessionConfig;
+use crate::protocol::{ErrorKind, Response};
+use crate::store::{epoch_to_time, TokenSet};
+use std::sync::Arc;
+
+pub async fn start(agent: &Arc<Agent>, session: Option<String>, profile: Option<String>) -> Reply {
+    let config = match resolve(agent, session, profile).await {
+        Ok(config) => config,
+        Err(message) => return error(ErrorKind::Config, message),
+    };
+    outcome(agent, &config, false).await
+}
+
+pub async fn wait(agent: &Arc<Agent>, session: &str) -> Reply {
+    match resolve(agent, Some(session.to_string()), None).await {
+        Ok(config) => outcome(agent, &config, true).await,
+        Err(message) => error(ErrorKind::Config, message),
+    }
+}
+
+async fn outcome(agent: &Arc<Agent>, config: &SsoSessionConfig, wait: bool) -> Reply {
+    let slot = match agent.session(config).await {
+        Ok(slot) => slot,
+        Err(message) => return error(ErrorKind::Store, message),
+    };
+    match slot.token_or_login(wait, &agent.stopping()).await {
+        Ok(token) => logged_in(&config.name, &token),
+        Err(NotReady::LoginPending(pending)) => Response::LoginPending(pending).into(),
+        Err(NotReady::LoginFailed(message)) => error(ErrorKind::Login, message),
+    }
+}
+
+fn logged_in(session: &str, token: &TokenSet) -> Reply {
+    Response::LoggedIn {
+        session: session.to_string(),
+        expires_at: super::roles::rfc3339(epoch_to_time(token.expires_at)),
+    }
+    .into()
+}
+
+/// The session a login names: directly, through a profile, or the only one configured.
+async fn resolve(
+    agent: &Agent,
+    session: Option<String>,
+    profile: Option<String>,
+) -> Result<SsoSessionConfig, String> {
+    if let Some(profile) = profile {
+        return agent
+            .config
+            .profile(&profile)
+            .await
+            .map(|p| p.session)
+            .map_err(|e| e.to_string());
+    }
+    let config = agent
+        .config
+        .current()
+        .await
+        .map_err(|err| err.to_string())?;
+    if let Some(session) = session {
+        // A legacy profile's session is named by its start URL and has no section of its own.
+        if let Some(slot) = agent.open_slot(&session) {
+            if config.sso_session(&session).is_err() {
+                return Ok(slot.config.clone());
+            }
+        }
+        return config.sso_session(&session).map_err(|err| err.to_string());
+    }
+    let sessions = config.sso_sessions().map_err(|err| err.to_string())?;
+    match sessions.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(format!(
+            "there is no [sso-session …] in {}; add one (see `aws configure sso-session`)",
+            config.file()
+        )),
+        many => Err(format!(
+            "{} has several sso-sessions ({}); choose one with --sso-session",
+            config.file(),
+            many.iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}

@@ -1,0 +1,43 @@
+//! `logout`: sso Logout upstream, then the keyring item and the cached roles go.
+
+use super::{error, Agent, Reply};
+use crate::protocol::{ErrorKind, Response};
+use std::sync::Arc;
+
+pub async fn handle(agent: &Arc<Agent>, session: Option<String>, all: bool) -> Reply {
+    let slots = match (session, all) {
+        (_, true) => agent.slots(),
+        (Some(name), false) => match agent.open_slot(&name) {
+            Some(slot) => vec![slot],
+            None => match agent.config.session(&name).await {
+                Ok(config) => match agent.session(&config).await {
+                    Ok(slot) => vec![slot],
+                    Err(message) => return error(ErrorKind::Store, message),
+                },
+                Err(err) => return error(ErrorKind::Config, err.to_string()),
+            },
+        },
+        (None, false) => {
+            return error(
+                ErrorKind::BadRequest,
+                "name a session (--sso-session S) or use --all",
+            )
+        }
+    };
+    let mut sessions = Vec::new();
+    for slot in slots {
+        if let Some(token) = slot.token_snapshot() {
+            let clients = agent.clients(&slot.config.region).await;
+            if let Err(err) = crate::portal::logout(&clients.sso, &token.access_token).await {
+                // The local logout still happens: the token is gone from here either way.
+                tracing::warn!("logging out of {} upstream: {err}", slot.config.name);
+            }
+        }
+        if let Err(message) = slot.forget().await {
+            return error(ErrorKind::Store, message);
+        }
+        agent.roles.forget_session(&slot.config.name);
+        sessions.push(slot.config.name.clone());
+    }
+    Response::LoggedOut { sessions }.into()
+}

@@ -1,0 +1,48 @@
+//! `status`: sessions, their token expiry, cached roles — no secrets.
+
+use super::roles::rfc3339;
+use super::{Agent, Reply};
+use crate::protocol::{Response, RoleStatus, SessionStatus, Status};
+use crate::store::epoch_to_time;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub async fn handle(agent: &Arc<Agent>) -> Reply {
+    let now = SystemTime::now();
+    let sessions = agent
+        .slots()
+        .iter()
+        .map(|slot| {
+            let token = slot.token_snapshot();
+            SessionStatus {
+                name: slot.config.name.clone(),
+                start_url: slot.config.start_url.clone(),
+                region: slot.config.region.clone(),
+                logged_in: slot.valid_token(now).is_some(),
+                expires_at: token.as_ref().map(|t| rfc3339(epoch_to_time(t.expires_at))),
+                refreshable: token.as_ref().is_some_and(|t| t.refresh_token.is_some()),
+                pending_login: slot.pending_login(),
+            }
+        })
+        .collect();
+    let roles = agent
+        .roles
+        .snapshot()
+        .into_iter()
+        .map(|(key, expiration)| RoleStatus {
+            session: key.session,
+            account_id: key.account_id,
+            role_name: key.role_name,
+            expiration: rfc3339(expiration),
+        })
+        .collect();
+    Response::Status(Status {
+        pid: std::process::id(),
+        store: agent.store.kind().name().to_string(),
+        store_durability: agent.store.kind().durability().to_string(),
+        store_passed_over: agent.passed_over.clone(),
+        sessions,
+        roles,
+    })
+    .into()
+}

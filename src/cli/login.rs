@@ -1,0 +1,58 @@
+//! `sso-agent login`: start (or join) a session's login in the agent, show the code, open the
+//! browser, and wait until the session is live.
+
+use super::credential_process::kind;
+use anyhow::{bail, Result};
+use sso_agent::client::{AgentClient, LOGIN_WAIT, REQUEST_TIMEOUT};
+use sso_agent::protocol::{PendingLoginInfo, Request, Response};
+
+pub fn run(session: Option<String>, profile: Option<String>, no_browser: bool) -> Result<()> {
+    let mut client = AgentClient::connect()?;
+    let pending = match client.request(Request::Login { session, profile }, REQUEST_TIMEOUT)? {
+        Response::LoggedIn {
+            session,
+            expires_at,
+        } => {
+            println!(
+                "Already logged in to sso-session {session} (token valid until {expires_at})."
+            );
+            return Ok(());
+        }
+        Response::LoginPending(pending) => pending,
+        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+    };
+    show(&pending, no_browser);
+    match client.request(
+        Request::AwaitLogin {
+            session: pending.session.clone(),
+        },
+        LOGIN_WAIT,
+    )? {
+        Response::LoggedIn {
+            session,
+            expires_at,
+        } => {
+            println!("Logged in to sso-session {session} (token valid until {expires_at}; the agent renews it).");
+            Ok(())
+        }
+        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+    }
+}
+
+fn show(pending: &PendingLoginInfo, no_browser: bool) {
+    println!("Log in to sso-session {}:", pending.session);
+    println!("  open   {}", pending.verification_uri);
+    println!("  code   {}", pending.user_code);
+    println!("  or go straight to {}", pending.verification_uri_complete);
+    if !no_browser {
+        // The browser opens in the user's own environment; webbrowser honours $BROWSER.
+        match webbrowser::open(&pending.verification_uri_complete) {
+            Ok(()) => println!("Opened the page in your browser."),
+            Err(err) => println!("Could not open a browser ({err}); open the link above."),
+        }
+    }
+    println!(
+        "Waiting for approval (the code expires in {} min)…",
+        pending.expires_in.div_ceil(60)
+    );
+}

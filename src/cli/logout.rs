@@ -1,0 +1,20 @@
+//! `sso-agent logout [--sso-session S | --all]`.
+
+use super::credential_process::kind;
+use anyhow::{bail, Result};
+use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
+use sso_agent::protocol::{Request, Response};
+
+pub fn run(session: Option<String>, all: bool) -> Result<()> {
+    let mut client = AgentClient::connect()?;
+    match client.request(Request::Logout { session, all }, REQUEST_TIMEOUT)? {
+        Response::LoggedOut { sessions } if sessions.is_empty() => {
+            println!("No sessions to log out of.")
+        }
+        Response::LoggedOut { sessions } => {
+            println!("Logged out of sso-session {}.", sessions.join(", "))
+        }
+        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `sso-agent status [--json]`: what the agent holds — never a secret.
+
+use super::credential_process::kind;
+use anyhow::{bail, Result};
+use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
+use sso_agent::protocol::{Request, Response};
+
+pub fn run(json: bool) -> Result<()> {
+    let mut client = AgentClient::connect()?;
+    let status = match client.request(Request::Status, REQUEST_TIMEOUT)? {
+        Response::Status(status) => status,
+        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    println!(
+        "agent pid {}; tokens in the {} store ({})",
+        status.pid, status.store, status.store_durability
+    );
+    for passed in &status.store_passed_over {
+        println!("  passed over: {passed}");
+    }
+    if status.sessions.is_empty() {
+        println!("no sessions");
+    }
+    for session in &status.sessions {
+        let state = match (
+            &session.pending_login,
+            session.logged_in,
+            &session.expires_at,
+        ) {
+            (Some(pending), _, _) => format!(
+                "login pending: open {} (code {})",
+                pending.verification_uri_complete, pending.user_code
+            ),
+            (None, true, Some(expires)) => format!(
+                "logged in until {expires}{}",
+                if session.refreshable {
+                    ", renewed automatically"
+                } else {
+                    ""
+                }
+            ),
+            _ => format!(
+                "not logged in: run `sso-agent login --sso-session {}`",
+                session.name
+            ),
+        };
+        println!(
+            "sso-session {} ({}, {}): {state}",
+            session.name, session.start_url, session.region
+        );
+    }
+    for role in &status.roles {
+        println!(
+            "  role {}/{} of {}: credentials until {}",
+            role.account_id, role.role_name, role.session, role.expiration
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! What travels over the agent's Unix socket: one JSON message per frame, a 4-byte big-endian
+//! length before it, capped at `MAX_FRAME` before anything is allocated. Every request carries
+//! `PROTOCOL_VERSION`; an agent that speaks another answers with an error that says to restart it.
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Write};
+
+/// Declared by hand (not derived from the crate version): bump it when a message changes shape.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The largest frame either side accepts (ssh-agent's cap).
+pub const MAX_FRAME: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Role credentials for a profile. Without `wait`, a session that needs a login answers
+    /// `LoginPending` at once (the login is started); with it, the answer waits for the login.
+    Credentials {
+        profile: String,
+        wait: bool,
+    },
+    /// Starts (or joins) the login of a session, named directly or through a profile.
+    Login {
+        session: Option<String>,
+        profile: Option<String>,
+    },
+    /// Waits for the session's login to end.
+    AwaitLogin {
+        session: String,
+    },
+    Status,
+    /// Logs out of one session, or of all.
+    Logout {
+        session: Option<String>,
+        all: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    Credentials(Credentials),
+    LoginPending(PendingLoginInfo),
+    LoggedIn { session: String, expires_at: String },
+    Status(Status),
+    LoggedOut { sessions: Vec<String> },
+    Error { kind: ErrorKind, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request itself is wrong (unknown type, bad frame, version mismatch).
+    BadRequest,
+    /// `~/.aws/config` does not say what the request needs.
+    Config,
+    /// The session is not logged in and the login did not succeed.
+    Login,
+    /// IAM Identity Center refused or could not be reached.
+    Upstream,
+    /// The token store failed.
+    Store,
+    /// The connection's peer is not the agent's user.
+    Forbidden,
+}
+
+/// The `credential_process` fields, already in its format (RFC 3339 expiration).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLoginInfo {
+    pub session: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub user_code: String,
+    /// Seconds left before the code expires, when this answer was made.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub store: String,
+    pub store_durability: String,
+    /// The stores passed over at start, each with the reason.
+    pub store_passed_over: Vec<String>,
+    pub sessions: Vec<SessionStatus>,
+    pub roles: Vec<RoleStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStatus {
+    pub name: String,
+    pub start_url: String,
+    pub region: String,
+    pub logged_in: bool,
+    pub expires_at: Option<String>,
+    pub refreshable: bool,
+    pub pending_login: Option<PendingLoginInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleStatus {
+    pub session: String,
+    pub account_id: String,
+    pub role_name: String,
+    pub expiration: String,
+}
+
+/// A request as it travels: the version beside the request's own fields.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub version: u32,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("the peer closed the connection")]
+    Closed,
+    #[error("frame of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Encodes one frame: length, then the JSON of `message`.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let json = serde_json::to_vec(message).expect("protocol messages always serialize");
+    let mut frame = Vec::with_capacity(4 + json.len());
+    frame.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&json);
+    frame
+}
+
+/// The payload length a frame header announces, checked against the cap.
+pub fn payload_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok(len)
+}
+
+/// Reads one frame from a blocking stream.
+pub fn read_frame(reader: &mut impl Read) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    if let Err(err) = reader.read_exact(&mut header) {
+        return Err(match err.kind() {
+            io::ErrorKind::UnexpectedEof => FrameError::Closed,
+            _ => FrameError::Io(err),
+        });
+    }
+    let mut payload = vec![0u8; payload_len(header)?];
+    reader.read_exact(&mut payload)?;
+    Ok(payload)
+}
+
+pub fn write_frame(writer: &mut impl Write, frame: &[u8]) -> io::Result<()> {
+    writer.write_all(frame)?;
+    writer.flush()
+}
+
+/// Decodes a request payload: version first, so a newer client gets "restart the agent" rather
+/// than a parse error.
+pub fn decode_request(payload: &[u8]) -> Result<Request, Response> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: Option<u32>,
+    }
+    let bad = |message: String| Response::Error {
+        kind: ErrorKind::BadRequest,
+        message,
+    };
+    let version = serde_json::from_slice::<VersionOnly>(payload)
+        .map_err(|err| bad(format!("the request is not a JSON object: {err}")))?
+        .version;
+    if version != Some(PROTOCOL_VERSION) {
+        return Err(bad(format!(
+            "the agent speaks protocol {PROTOCOL_VERSION} and the request {}; restart the agent so both are the same version (`sso-agent` was probably upgraded)",
+            version.map_or("has none".to_string(), |v| format!("protocol {v}"))
+        )));
+    }
+    serde_json::from_slice::<Envelope<Request>>(payload)
+        .map(|envelope| envelope.body)
+        .map_err(|err| bad(format!("unknown or malformed request: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_protocol_version_is_declared_by_hand() {
+        // Changing a message's shape means changing this number and this test, on purpose.
+        assert_eq!(PROTOCOL_VERSION, 1);
+    }
+
+    #[test]
+    fn a_request_round_trips_through_a_frame() {
+        let request = Request::Credentials {
+            profile: "dev".into(),
+            wait: true,
+        };
+        let frame = encode(&Envelope {
+            version: PROTOCOL_VERSION,
+            body: request.clone(),
+        });
+        let payload = read_frame(&mut frame.as_slice()).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&payload).unwrap(),
+            r#"{"version":1,"type":"credentials","profile":"dev","wait":true}"#
+        );
+        assert_eq!(decode_request(&payload).unwrap(), request);
+    }
+
+    #[test]
+    fn an_oversize_frame_is_refused_before_allocating() {
+        let header = ((MAX_FRAME + 1) as u32).to_be_bytes();
+        assert!(matches!(
+            read_frame(&mut header.as_slice()),
+            Err(FrameError::TooLarge(n)) if n == MAX_FRAME + 1
+        ));
+        let huge = u32::MAX.to_be_bytes();
+        assert!(matches!(payload_len(huge), Err(FrameError::TooLarge(_))));
+    }
+
+    #[test]
+    fn wrong_versions_and_unknown_requests_are_errors_not_panics() {
+        let message = |payload: &str| match decode_request(payload.as_bytes()) {
+            Err(Response::Error {
+                kind: ErrorKind::BadRequest,
+                message,
+            }) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(message(r#"{"version":2,"type":"status"}"#).contains("restart the agent"));
+        assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
+        assert!(message(r#"{"version":1,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message("not json").contains("not a JSON object"));
+        assert!(message("[1,2]").contains("not a JSON object"));
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_secret_parts() {
+        let credentials = Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "canary-secret".into(),
+            session_token: "canary-token".into(),
+            expiration: "2026-01-01T00:00:00Z".into(),
+        };
+        assert!(!format!("{credentials:?}").contains("canary"));
+    }
+}
