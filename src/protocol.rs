@@ -180,15 +180,13 @@ pub fn write_frame(writer: &mut impl Write, frame: &[u8]) -> io::Result<()> {
 
 /// Decodes a request payload: version first, so a newer client gets "restart the agent" rather
 /// than a parse error.
-pub fn decode_request(payload: &[u8]) -> Result<Request, Response> {
+/// The error is the message for a `BadRequest` answer.
+pub fn decode_request(payload: &[u8]) -> Result<Request, String> {
     #[derive(Deserialize)]
     struct VersionOnly {
         version: Option<u32>,
     }
-    let bad = |message: String| Response::Error {
-        kind: ErrorKind::BadRequest,
-        message,
-    };
+    let bad = |message: String| message;
     let version = serde_json::from_slice::<VersionOnly>(payload)
         .map_err(|err| bad(format!("the request is not a JSON object: {err}")))?
         .version;
@@ -244,13 +242,7 @@ mod tests {
 
     #[test]
     fn wrong_versions_and_unknown_requests_are_errors_not_panics() {
-        let message = |payload: &str| match decode_request(payload.as_bytes()) {
-            Err(Response::Error {
-                kind: ErrorKind::BadRequest,
-                message,
-            }) => message,
-            other => panic!("{other:?}"),
-        };
+        let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":2,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"version":1,"type":"launch_missiles"}"#).contains("unknown"));

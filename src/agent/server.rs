@@ -112,7 +112,7 @@ async fn serve_connection(
         };
         let reply = match decode_request(&payload) {
             Ok(request) => agent.handle(request).await,
-            Err(response) => Reply::Message(response),
+            Err(message) => error_reply(message),
         };
         if write_reply(&mut stream, reply).await.is_err() {
             return;

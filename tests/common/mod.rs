@@ -161,3 +161,4 @@ pub async fn calls(emulator: &RunningEmulator) -> Vec<Value> {
         .unwrap()
         .clone()
 }
+pub mod home;

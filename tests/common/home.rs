@@ -1,0 +1,165 @@
+//! A user's world for the real `sso-agent` binary: a temporary HOME with `~/.aws/config`, a
+//! private socket directory, the emulator's endpoints, and the real Secret Service.
+
+use sso_agent::emulator::RunningEmulator;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sso-agent");
+
+pub struct AgentHome {
+    pub root: PathBuf,
+    pub home: PathBuf,
+    pub socket: PathBuf,
+    pub session: String,
+    endpoint: String,
+    agents: Vec<Child>,
+}
+
+impl AgentHome {
+    /// A HOME whose config has `[sso-session <unique>]` and profiles `dev`, `readonly`
+    /// (account 111122223333) and `staging` (account 222233334444).
+    pub fn new(emulator: &RunningEmulator, label: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let root =
+            std::env::temp_dir().join(format!("sso-agent-{label}-{}-{nanos}", std::process::id()));
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".aws")).unwrap();
+        let session = format!("corp-{label}-{nanos}");
+        let config = format!(
+            "[sso-session {session}]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\n\
+             [profile dev]\nsso_session = {session}\nsso_account_id = 111122223333\nsso_role_name = Developer\n\n\
+             [profile readonly]\nsso_session = {session}\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n\n\
+             [profile staging]\nsso_session = {session}\nsso_account_id = 222233334444\nsso_role_name = Developer\n\n\
+             [profile nowhere]\nsso_session = {session}\nsso_account_id = 999999999999\nsso_role_name = Developer\n"
+        );
+        std::fs::write(home.join(".aws/config"), config).unwrap();
+        Self {
+            socket: root.join("run").join("agent.sock"),
+            root,
+            home,
+            session,
+            endpoint: emulator.base_url.clone(),
+            agents: Vec::new(),
+        }
+    }
+
+    /// `sso-agent ARGS` in this world; no autostart unless a test asks for it.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("HOME", &self.home)
+            .env("AWS_CONFIG_FILE", self.home.join(".aws/config"))
+            .env("SSO_AGENT_SOCKET", &self.socket)
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_SSO", &self.endpoint)
+            .env("SSO_AGENT_STORE", "secret-service")
+            .env("SSO_AGENT_NO_AUTOSTART", "1")
+            .env("SSO_AGENT_LOG", "debug")
+            .env_remove("BROWSER");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Starts `sso-agent daemon` and waits (10 s at most) until its socket answers.
+    pub fn start_agent(&mut self) -> u32 {
+        self.start_agent_with(|_| {})
+    }
+
+    pub fn start_agent_with(&mut self, configure: impl FnOnce(&mut Command)) -> u32 {
+        let log = std::fs::File::create(self.root.join(format!("agent-{}.log", self.agents.len())))
+            .unwrap();
+        let mut command = self.command(&["daemon"]);
+        command.stdout(Stdio::null()).stderr(log);
+        configure(&mut command);
+        let child = command.spawn().unwrap();
+        let pid = child.id();
+        self.agents.push(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not come up: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        pid
+    }
+
+    /// Every agent log of this world.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&self.root).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("agent-") {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+
+    /// Waits for the agent with `pid` to exit after a signal; its exit status.
+    pub fn wait_agent(&mut self, pid: u32) -> std::process::ExitStatus {
+        let child = self
+            .agents
+            .iter_mut()
+            .find(|child| child.id() == pid)
+            .unwrap();
+        child.wait().unwrap()
+    }
+
+    /// Every file under this world (HOME, socket directory, logs), for canary searches.
+    pub fn files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.root, &mut files);
+        files
+    }
+}
+
+impl Drop for AgentHome {
+    fn drop(&mut self) {
+        for child in &mut self.agents {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The stdout of a successful run, or a panic with its stderr.
+pub fn stdout_of(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
