@@ -52,6 +52,9 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Show the whole product against the embedded emulator, in a temporary home.
+    #[cfg(feature = "emulator")]
+    Demo,
     /// Run the IAM Identity Center emulator (sso-oidc + sso portal) on a loopback port.
     #[cfg(feature = "emulator")]
     Emulator {
@@ -80,6 +83,8 @@ fn main() -> ExitCode {
         Command::CredentialProcess { profile } => cli::credential_process::run(&profile),
         Command::Status { json } => cli::status::run(json),
         Command::Logout { sso_session, all } => cli::logout::run(sso_session, all),
+        #[cfg(feature = "emulator")]
+        Command::Demo => cli::demo::run(),
         #[cfg(feature = "emulator")]
         Command::Emulator { listen, fixture } => cli::emulator::run(listen, fixture),
     };

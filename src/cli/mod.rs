@@ -3,6 +3,8 @@
 pub mod credential_process;
 pub mod daemon;
 #[cfg(feature = "emulator")]
+pub mod demo;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod login;
 pub mod logout;

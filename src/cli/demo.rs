@@ -1,0 +1,255 @@
+//! `sso-agent demo`: the whole product against the embedded emulator, in a temporary home —
+//! a login approved on the verification page, credential_process answers, status, logout.
+//! It never touches the real ~/.aws or the real keyring (the demo agent keeps tokens in memory).
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use sso_agent::emulator::{Fixture, RunningEmulator};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SESSION: &str = "demo";
+const CALLS: u32 = 200;
+
+pub fn run() -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let emulator = runtime
+        .block_on(RunningEmulator::start(
+            "127.0.0.1:0".parse()?,
+            Fixture::default(),
+        ))
+        .context("cannot start the emulator")?;
+    let demo = Demo::create(&emulator.base_url)?;
+    let result = demo.walk_through(&runtime, &emulator);
+    demo.stop_agent();
+    let _ = std::fs::remove_dir_all(&demo.root);
+    result
+}
+
+struct Demo {
+    root: PathBuf,
+    socket: PathBuf,
+    endpoint: String,
+    exe: PathBuf,
+    agent: std::cell::RefCell<Option<Child>>,
+}
+
+impl Demo {
+    fn create(endpoint: &str) -> Result<Self> {
+        let root = std::env::temp_dir().join(format!("sso-agent-demo-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("home/.aws"))?;
+        let exe = std::env::current_exe()?;
+        let config = format!(
+            "[sso-session {SESSION}]\nsso_start_url = https://demo.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n\
+             [profile dev]\nsso_session = {SESSION}\nsso_account_id = 111122223333\nsso_role_name = Developer\n\
+             credential_process = {exe} credential-process --profile dev\n",
+            exe = exe.display()
+        );
+        std::fs::write(root.join("home/.aws/config"), &config)?;
+        Ok(Self {
+            socket: root.join("run/agent.sock"),
+            root,
+            endpoint: endpoint.to_string(),
+            exe,
+            agent: std::cell::RefCell::new(None),
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.exe);
+        command
+            .args(args)
+            .env("HOME", self.root.join("home"))
+            .env("AWS_CONFIG_FILE", self.root.join("home/.aws/config"))
+            .env("SSO_AGENT_SOCKET", &self.socket)
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_SSO", &self.endpoint)
+            .env("SSO_AGENT_STORE", "memory")
+            .env("SSO_AGENT_NO_AUTOSTART", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("BROWSER");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Result<Output> {
+        let output = self.command(args).output()?;
+        if !output.status.success() {
+            bail!(
+                "`sso-agent {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(output)
+    }
+
+    fn walk_through(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        emulator: &RunningEmulator,
+    ) -> Result<()> {
+        println!("sso-agent demo — everything runs on this machine against the embedded IAM Identity Center emulator");
+        println!("  emulator      {}", self.endpoint);
+        println!("  temporary home {}", self.root.join("home").display());
+        println!("  ~/.aws/config: [sso-session {SESSION}] and [profile dev] with credential_process = sso-agent credential-process --profile dev");
+        println!("  tokens are kept in memory for the demo (your keyring is not touched)\n");
+
+        println!("1. Start the agent: sso-agent daemon");
+        self.start_agent()?;
+        println!("   listening on {}\n", self.socket.display());
+
+        println!("2. Log in: sso-agent login --sso-session {SESSION} --no-browser");
+        self.login(runtime, emulator)?;
+
+        println!("\n3. An SDK runs the credential_process helper: sso-agent credential-process --profile dev");
+        let output = self.run(&["credential-process", "--profile", "dev"])?;
+        let credentials: Value = serde_json::from_slice(&output.stdout)?;
+        println!(
+            "   {{\"Version\": 1, \"AccessKeyId\": {}, \"SecretAccessKey\": \"{}…\", \"SessionToken\": \"{}…\", \"Expiration\": {}}}",
+            credentials["AccessKeyId"],
+            prefix(&credentials["SecretAccessKey"]),
+            prefix(&credentials["SessionToken"]),
+            credentials["Expiration"]
+        );
+
+        println!("\n4. It is asked again and again (cached in the agent's memory):");
+        let started = Instant::now();
+        for _ in 0..CALLS {
+            self.run(&["credential-process", "--profile", "dev"])?;
+        }
+        let mean = started.elapsed() / CALLS;
+        println!(
+            "   {CALLS} runs of the helper, {:.2} ms each on average (process start included)",
+            mean.as_secs_f64() * 1000.0
+        );
+
+        println!("\n5. sso-agent status");
+        let status = self.run(&["status"])?;
+        for line in String::from_utf8_lossy(&status.stdout).lines() {
+            println!("   {line}");
+        }
+
+        println!("\n6. What IAM Identity Center saw:");
+        let log = emulator.state.lock().log.clone();
+        for operation in [
+            "RegisterClient",
+            "StartDeviceAuthorization",
+            "CreateToken",
+            "GetRoleCredentials",
+        ] {
+            let count = log
+                .iter()
+                .filter(|call| call.operation == operation)
+                .count();
+            println!("   {operation:<26} {count}");
+        }
+        println!(
+            "   ({} credential requests, one login, one GetRoleCredentials)",
+            CALLS + 1
+        );
+
+        println!("\n7. sso-agent logout --all");
+        let logout = self.run(&["logout", "--all"])?;
+        print!("   {}", String::from_utf8_lossy(&logout.stdout));
+        println!("\nDone. Run it for real: see \"Use it\" in the README.");
+        Ok(())
+    }
+
+    fn start_agent(&self) -> Result<()> {
+        std::fs::create_dir_all(self.socket.parent().unwrap_or(Path::new("/")))?;
+        set_private(self.socket.parent().unwrap_or(Path::new("/")))?;
+        let log = std::fs::File::create(self.root.join("agent.log"))?;
+        let child = self
+            .command(&["daemon"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start the agent")?;
+        *self.agent.borrow_mut() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            if Instant::now() > deadline {
+                bail!(
+                    "the agent did not start; its log: {}",
+                    std::fs::read_to_string(self.root.join("agent.log"))?
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// Runs `sso-agent login`, and approves its code on the emulator's page as a person would.
+    fn login(&self, runtime: &tokio::runtime::Runtime, emulator: &RunningEmulator) -> Result<()> {
+        let mut login = self
+            .command(&["login", "--sso-session", SESSION, "--no-browser"])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut lines = BufReader::new(login.stdout.take().context("no stdout")?).lines();
+        let mut user_code = None;
+        for line in lines.by_ref() {
+            let line = line?;
+            println!("   | {line}");
+            if let Some(code) = line.trim().strip_prefix("code") {
+                user_code = Some(code.trim().to_string());
+            }
+            if line.starts_with("Waiting") {
+                break;
+            }
+        }
+        let user_code = user_code.context("the login printed no code")?;
+        println!("   (the demo opens the page and clicks Approve for you)");
+        runtime.block_on(approve_on_page(&emulator.base_url, &user_code))?;
+        for line in lines {
+            println!("   | {}", line?);
+        }
+        if !login.wait()?.success() {
+            bail!("the login failed");
+        }
+        Ok(())
+    }
+
+    fn stop_agent(&self) {
+        if let Some(mut agent) = self.agent.borrow_mut().take() {
+            if let Some(pid) = rustix::process::Pid::from_raw(agent.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let _ = agent.wait();
+        }
+    }
+}
+
+/// Submits the verification page's Approve form, the request a browser sends on the click.
+/// One HTTP/1.1 POST to a loopback port: not worth an HTTP client dependency in the binary.
+async fn approve_on_page(base_url: &str, user_code: &str) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base_url.trim_start_matches("http://");
+    let body = format!("user_code={user_code}&action=approve");
+    let request = format!(
+        "POST /device HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    if !answer.starts_with("HTTP/1.1 200") {
+        bail!(
+            "the verification page refused the approval: {}",
+            answer.lines().next().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn prefix(value: &Value) -> String {
+    value.as_str().unwrap_or_default().chars().take(6).collect()
+}
+
+fn set_private(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
