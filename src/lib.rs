@@ -7,11 +7,13 @@ pub mod client;
 pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod hardening;
 pub mod logging;
 pub mod oidc;
 pub mod paths;
 pub mod portal;
 pub mod protocol;
 pub mod secret;
+pub mod service;
 pub mod session;
 pub mod store;

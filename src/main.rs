@@ -52,6 +52,17 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Install the systemd user units (Linux) or LaunchAgent (macOS) and enable them.
+    InstallService {
+        /// Show the files and commands; change nothing.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Disable and remove what install-service installed.
+    UninstallService {
+        #[arg(long)]
+        print: bool,
+    },
     /// Show the whole product against the embedded emulator, in a temporary home.
     #[cfg(feature = "emulator")]
     Demo,
@@ -83,6 +94,8 @@ fn main() -> ExitCode {
         Command::CredentialProcess { profile } => cli::credential_process::run(&profile),
         Command::Status { json } => cli::status::run(json),
         Command::Logout { sso_session, all } => cli::logout::run(sso_session, all),
+        Command::InstallService { print } => cli::service::install(print),
+        Command::UninstallService { print } => cli::service::uninstall(print),
         #[cfg(feature = "emulator")]
         Command::Demo => cli::demo::run(),
         #[cfg(feature = "emulator")]

@@ -26,13 +26,36 @@ pub struct ClaimedSocket {
     pub path: PathBuf,
     pub listener: UnixListener,
     lock: File,
+    /// Handed over by systemd or launchd: the manager owns the socket file.
+    inherited: bool,
 }
 
-/// Takes the socket's lock, replaces a stale socket file, binds, and makes the socket 0600.
-pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
+/// The socket the service manager handed over, else one bound here (`claim_socket`).
+pub fn claim_or_inherit(path: &Path) -> Result<ClaimedSocket, DaemonError> {
     let shown = path.display().to_string();
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    paths::ensure_private_dir(dir)?;
+    let bind_error = |err: std::io::Error| DaemonError::Bind {
+        socket: shown.clone(),
+        reason: err.to_string(),
+    };
+    let Some(listener) = super::activation::inherited_listener().map_err(bind_error)? else {
+        return claim_socket(path);
+    };
+    tracing::info!("using the socket handed over by the service manager");
+    let lock = take_lock(path)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    Ok(ClaimedSocket {
+        path: path.to_path_buf(),
+        listener: UnixListener::from_std(listener).map_err(bind_error)?,
+        lock,
+        inherited: true,
+    })
+}
+
+fn take_lock(path: &Path) -> Result<File, DaemonError> {
+    let shown = path.display().to_string();
+    if let Some(dir) = path.parent() {
+        paths::ensure_private_dir(dir)?;
+    }
     let lock = File::options()
         .create(true)
         .truncate(false)
@@ -45,6 +68,13 @@ pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
     if lock.try_lock().is_err() {
         return Err(DaemonError::AlreadyRunning(shown));
     }
+    Ok(lock)
+}
+
+/// Takes the socket's lock, replaces a stale socket file, binds, and makes the socket 0600.
+pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
+    let shown = path.display().to_string();
+    let lock = take_lock(path)?;
     // Holding the lock, any socket file left is a dead agent's.
     if path.exists() {
         std::fs::remove_file(path).map_err(|err| DaemonError::Bind {
@@ -66,11 +96,13 @@ pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
         path: path.to_path_buf(),
         listener,
         lock,
+        inherited: false,
     })
 }
 
 /// Runs the agent on `socket` until SIGTERM/SIGINT.
 pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
+    crate::hardening::harden();
     let opened = tokio::task::spawn_blocking(store::open_from_env)
         .await
         .expect("opening the store does not panic")?;
@@ -83,17 +115,30 @@ pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
     agent.open_configured_sessions().await;
     tokio::spawn(agent.clone().refresh_sessions());
     tracing::info!(socket = %socket.path.display(), pid = std::process::id(), "agent ready");
+    notify_service_manager(sd_notify::NotifyState::Ready);
     let ClaimedSocket {
         path,
         listener,
         lock,
+        inherited,
     } = socket;
     super::server::serve(listener, agent, shutdown_signal()).await;
-    // Remove the socket while still holding the lock, so no new agent's socket is removed.
-    let _ = std::fs::remove_file(&path);
+    notify_service_manager(sd_notify::NotifyState::Stopping);
+    // Remove the socket while still holding the lock, so no new agent's socket is removed; an
+    // inherited socket belongs to the service manager.
+    if !inherited {
+        let _ = std::fs::remove_file(&path);
+    }
     drop(lock);
     tracing::info!("agent stopped");
     Ok(())
+}
+
+/// Tells systemd (`NOTIFY_SOCKET`, `Type=notify`) where the agent stands; a no-op elsewhere.
+fn notify_service_manager(state: sd_notify::NotifyState) {
+    if let Err(err) = sd_notify::notify(&[state]) {
+        tracing::warn!("cannot notify the service manager: {err}");
+    }
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -1,5 +1,6 @@
 //! The agent: sessions, role credentials and the requests that reach them over the socket.
 
+mod activation;
 mod config_cache;
 mod credentials;
 pub mod daemon;

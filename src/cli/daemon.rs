@@ -9,7 +9,7 @@ pub fn run() -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let socket = daemon::claim_socket(&sso_agent::paths::socket_path())?;
+        let socket = daemon::claim_or_inherit(&sso_agent::paths::socket_path())?;
         daemon::run(socket).await?;
         Ok(())
     })

@@ -8,4 +8,5 @@ pub mod demo;
 pub mod emulator;
 pub mod login;
 pub mod logout;
+pub mod service;
 pub mod status;
