@@ -496,6 +496,11 @@ async fn login_prints_the_code_opens_the_browser_and_waits_for_approval() {
         url.trim().ends_with(&format!("user_code={user_code}")),
         "{url}"
     );
+    assert_eq!(
+        decode_qr(&format!("{printed}{rest}")).as_deref(),
+        Some(url.trim()),
+        "the QR code is the link"
+    );
 
     // Logged in already: said so at once.
     let again = stdout_of(&world.run(&["login", "--sso-session", &world.session, "--no-browser"]));
@@ -576,4 +581,45 @@ async fn unknown_profiles_and_unassigned_roles_are_clear_errors() {
         "{stderr}"
     );
     world.run(&["logout", "--all"]);
+}
+
+/// Reads back the QR code `login` printed: half blocks to pixels (ink = light), then a decoder.
+fn decode_qr(printed: &str) -> Option<String> {
+    let rows: Vec<Vec<char>> = printed
+        .lines()
+        .filter(|line| {
+            line.len() > 20
+                && line
+                    .chars()
+                    .all(|c| " \u{2580}\u{2584}\u{2588}".contains(c))
+        })
+        .map(|line| line.chars().collect())
+        .collect();
+    let width = rows.first()?.len();
+    // Each character is two modules stacked; scale each module to 4x4 pixels for the detector.
+    let scale = 4;
+    let dark = |x: usize, y: usize| -> bool {
+        let (row, top) = (y / 2, y % 2 == 0);
+        let ink = match rows.get(row).and_then(|r| r.get(x)) {
+            Some('\u{2588}') => true,
+            Some('\u{2580}') => top,
+            Some('\u{2584}') => !top,
+            _ => false,
+        };
+        !ink
+    };
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(
+        width * scale,
+        rows.len() * 2 * scale,
+        |x, y| {
+            if dark(x / scale, y / scale) {
+                0
+            } else {
+                255
+            }
+        },
+    );
+    let grids = image.detect_grids();
+    let (_, content) = grids.first()?.decode().ok()?;
+    Some(content)
 }

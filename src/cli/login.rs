@@ -44,6 +44,9 @@ fn show(pending: &PendingLoginInfo, no_browser: bool) {
     println!("  open   {}", pending.verification_uri);
     println!("  code   {}", pending.user_code);
     println!("  or go straight to {}", pending.verification_uri_complete);
+    if let Some(qr) = qr_code(&pending.verification_uri_complete) {
+        println!("  or scan this with a phone (no browser needed here):\n{qr}");
+    }
     if !no_browser {
         // The browser opens in the user's own environment; webbrowser honours $BROWSER.
         match webbrowser::open(&pending.verification_uri_complete) {
@@ -55,4 +58,18 @@ fn show(pending: &PendingLoginInfo, no_browser: bool) {
         "Waiting for approval (the code expires in {} min)…",
         pending.expires_in.div_ceil(60)
     );
+}
+
+/// The URL as a QR code of half-block characters. The ink marks the code's light modules, so
+/// it reads right on the usual dark terminal (as `qrencode -t UTF8` does).
+fn qr_code(url: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
 }
