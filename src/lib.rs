@@ -9,6 +9,7 @@ pub mod config;
 pub mod emulator;
 pub mod hardening;
 pub mod logging;
+pub mod notify;
 pub mod oidc;
 pub mod paths;
 pub mod portal;

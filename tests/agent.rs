@@ -623,3 +623,35 @@ fn decode_qr(printed: &str) -> Option<String> {
     let (_, content) = grids.first()?.decode().ok()?;
     Some(content)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_cancels_a_login_that_waits_for_a_person() {
+    let emulator = emulator().await;
+    let mut world = AgentHome::new(&emulator, "cancel");
+    world.start_agent();
+    let waiting = world
+        .command(&["credential-process", "--profile", "dev"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status: Value =
+            serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).unwrap();
+        if status["sessions"][0]["pending_login"].is_object() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pending login");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Without the cancel, the logout would wait behind the login until the client gives up.
+    let out = stdout_of(&world.run(&["logout", "--sso-session", &world.session]));
+    assert!(out.contains("Logged out"), "{out}");
+    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("was cancelled"), "{stderr}");
+}

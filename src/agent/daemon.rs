@@ -111,7 +111,16 @@ pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
         opened.store.kind(),
         opened.store.kind().durability()
     );
-    let agent = Agent::new(opened);
+    let (notifier, mut log_in_now) = crate::notify::DesktopNotifier::start();
+    let agent = Agent::new(opened, std::sync::Arc::new(notifier));
+    {
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            while let Some(session) = log_in_now.recv().await {
+                agent.start_login(&session);
+            }
+        });
+    }
     agent.open_configured_sessions().await;
     tokio::spawn(agent.clone().refresh_sessions());
     tracing::info!(socket = %socket.path.display(), pid = std::process::id(), "agent ready");

@@ -12,6 +12,7 @@ mod sessions;
 mod status;
 
 use crate::config::SsoSessionConfig;
+use crate::notify::Notifier;
 use crate::protocol::{ErrorKind, Request, Response};
 use crate::session::Session;
 use crate::store::{OpenedStore, TokenStore};
@@ -55,11 +56,14 @@ pub struct Agent {
     sessions: Mutex<HashMap<String, Arc<SessionSlot>>>,
     roles: RoleCache,
     clients: tokio::sync::Mutex<HashMap<String, RegionClients>>,
+    notifier: Arc<dyn Notifier>,
+    /// Signalled when a session's login ends: the refresher looks again at once.
+    sessions_changed: Arc<tokio::sync::Notify>,
     stop: watch::Sender<bool>,
 }
 
 impl Agent {
-    pub fn new(opened: OpenedStore) -> Arc<Self> {
+    pub fn new(opened: OpenedStore, notifier: Arc<dyn Notifier>) -> Arc<Self> {
         Arc::new(Self {
             store: opened.store,
             passed_over: opened.passed_over,
@@ -67,6 +71,8 @@ impl Agent {
             sessions: Mutex::new(HashMap::new()),
             roles: RoleCache::default(),
             clients: tokio::sync::Mutex::new(HashMap::new()),
+            notifier,
+            sessions_changed: Arc::new(tokio::sync::Notify::new()),
             stop: watch::channel(false).0,
         })
     }
@@ -89,6 +95,16 @@ impl Agent {
             if let Err(message) = self.session(&config).await {
                 tracing::warn!("{message}");
             }
+        }
+    }
+
+    /// Starts (or joins) the login of an open session: the desktop's "Log in now".
+    pub fn start_login(&self, session: &str) {
+        match self.open_slot(session) {
+            Some(slot) => {
+                slot.start_or_join_login(&self.stopping(), true);
+            }
+            None => tracing::warn!("no session {session} to log in to"),
         }
     }
 
@@ -139,7 +155,11 @@ impl Agent {
             // Opened by a concurrent request meanwhile: keep that one.
             Some(slot) if slot.config == *config => Ok(slot.clone()),
             _ => {
-                let slot = Arc::new(SessionSlot::new(session));
+                let slot = Arc::new(SessionSlot::new(
+                    session,
+                    self.notifier.clone(),
+                    self.sessions_changed.clone(),
+                ));
                 sessions.insert(config.name.clone(), slot.clone());
                 Ok(slot)
             }
@@ -179,17 +199,19 @@ impl Agent {
     /// least once a minute against the wall clock.
     pub async fn refresh_sessions(self: Arc<Self>) {
         let mut stop = self.stopping();
+        let warn_before = crate::notify::warn_before();
         loop {
             let mut next = sessions::REFRESH_ROUND;
             for slot in self.slots() {
                 use crate::session::RefreshOutcome::*;
-                match slot.refresh_if_due(SystemTime::now()).await {
+                match slot.refresh_if_due(SystemTime::now(), warn_before).await {
                     Some(NotDue(wait) | RetryLater(wait)) => next = next.min(wait),
                     Some(Refreshed) | Some(NeedsLogin) | None => {}
                 }
             }
             tokio::select! {
                 () = tokio::time::sleep(next.max(Duration::from_secs(1))) => {}
+                () = self.sessions_changed.notified() => {}
                 () = stopped(&mut stop) => return,
             }
         }

@@ -2,6 +2,7 @@
 //! many callers need it, and refresh ahead of expiry.
 
 use crate::config::SsoSessionConfig;
+use crate::notify::{DesktopEvent, Notifier};
 use crate::oidc::PendingLogin;
 use crate::protocol::PendingLoginInfo;
 use crate::session::{RefreshOutcome, Session};
@@ -26,6 +27,13 @@ pub struct SessionSlot {
     token: RwLock<Option<TokenSet>>,
     /// The login in progress, if any.
     login: Mutex<Option<watch::Receiver<LoginState>>>,
+    notifier: Arc<dyn Notifier>,
+    /// The token expiry the person was last warned about, so each warning comes once.
+    warned_for: Mutex<Option<u64>>,
+    /// Wakes the refresher when a login ends, so a new token's schedule starts at once.
+    changed: Arc<tokio::sync::Notify>,
+    /// Bumped to cancel the login in progress (a logout does).
+    cancel_login: watch::Sender<u64>,
 }
 
 /// Why a session cannot give a token right now.
@@ -37,13 +45,21 @@ pub enum NotReady {
 }
 
 impl SessionSlot {
-    pub fn new(session: Session) -> Self {
+    pub fn new(
+        session: Session,
+        notifier: Arc<dyn Notifier>,
+        changed: Arc<tokio::sync::Notify>,
+    ) -> Self {
         let token = session.token().cloned();
         Self {
             config: session.config().clone(),
             session: tokio::sync::Mutex::new(session),
             token: RwLock::new(token),
             login: Mutex::new(None),
+            notifier,
+            warned_for: Mutex::new(None),
+            changed,
+            cancel_login: watch::channel(0).0,
         }
     }
 
@@ -107,7 +123,7 @@ impl SessionSlot {
         if let Some(token) = self.valid_token(SystemTime::now()) {
             return Ok(token);
         }
-        let mut login = self.start_or_join_login(cancel);
+        let mut login = self.start_or_join_login(cancel, false);
         loop {
             let state = login.borrow_and_update().clone();
             match state {
@@ -129,16 +145,18 @@ impl SessionSlot {
     }
 
     /// Joins the login in progress or starts one: one device flow however many callers wait.
+    /// `renew` starts one even while the token is valid (the person asked to log in again).
     pub fn start_or_join_login(
         self: &Arc<Self>,
         cancel: &watch::Receiver<bool>,
+        renew: bool,
     ) -> watch::Receiver<LoginState> {
         let mut login = self
             .login
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         // A login that ended between the caller's check and this lock: nothing to start.
-        if self.valid_token(SystemTime::now()).is_some() {
+        if !renew && self.valid_token(SystemTime::now()).is_some() {
             return watch::channel(LoginState::Done(Ok(()))).1;
         }
         if let Some(receiver) = login.as_ref() {
@@ -150,18 +168,31 @@ impl SessionSlot {
         *login = Some(receiver.clone());
         let slot = self.clone();
         let mut cancel = cancel.clone();
+        // Subscribed now, so a logout from here on cancels this login.
+        let mut cancelled = self.cancel_login.subscribe();
         tokio::spawn(async move {
             let mut session = slot.session.lock().await;
+            let notifier = slot.notifier.clone();
             let result = session
                 .login(
                     |pending| {
+                        notifier.notify(DesktopEvent::LoginNeeded(pending.clone()));
                         let _ = sender.send(LoginState::Pending(pending.clone()));
                     },
-                    async move { super::stopped(&mut cancel).await },
+                    async move {
+                        tokio::select! {
+                            () = super::stopped(&mut cancel) => {}
+                            _ = cancelled.changed() => {}
+                        }
+                    },
                 )
                 .await;
             slot.publish(session.token().cloned());
             drop(session);
+            slot.notifier.notify(DesktopEvent::LoginEnded {
+                session: slot.config.name.clone(),
+            });
+            slot.changed.notify_one();
             if let Err(err) = &result {
                 tracing::warn!("{err}");
             }
@@ -171,8 +202,14 @@ impl SessionSlot {
     }
 
     /// Refreshes the token if it is due; `None` when a login or logout holds the session.
-    pub async fn refresh_if_due(&self, now: SystemTime) -> Option<RefreshOutcome> {
+    /// A token that cannot be renewed and ends within `warn_before` gets one warning.
+    pub async fn refresh_if_due(
+        &self,
+        now: SystemTime,
+        warn_before: Duration,
+    ) -> Option<RefreshOutcome> {
         let mut session = self.session.try_lock().ok()?;
+        let before = session.token().cloned();
         let outcome = match session.refresh_if_due(now).await {
             Ok(outcome) => outcome,
             Err(err) => {
@@ -181,11 +218,38 @@ impl SessionSlot {
             }
         };
         self.publish(session.token().cloned());
+        if outcome == RefreshOutcome::NeedsLogin {
+            if let Some(token) = before {
+                // Either it was never renewable, or its refresh token was just rejected.
+                let ends = epoch_to_time(token.expires_at);
+                let rejected = session.token().is_none();
+                if rejected || now + warn_before >= ends {
+                    self.warn_once(token.expires_at, if rejected { now } else { ends });
+                }
+            }
+        }
         Some(outcome)
+    }
+
+    fn warn_once(&self, expires_at: u64, ends: SystemTime) {
+        let mut warned = self
+            .warned_for
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *warned == Some(expires_at) {
+            return;
+        }
+        *warned = Some(expires_at);
+        self.notifier.notify(DesktopEvent::SessionEnding {
+            session: self.config.name.clone(),
+            expires_at: ends,
+        });
     }
 
     /// Forgets the session's tokens (keyring item included); returns the token it had.
     pub async fn forget(&self) -> Result<Option<TokenSet>, String> {
+        // A login waiting for a person holds the session: end it first.
+        self.cancel_login.send_modify(|generation| *generation += 1);
         let mut session = self.session.lock().await;
         let token = session.token().cloned();
         session.forget().await.map_err(|err| err.to_string())?;

@@ -1,0 +1,232 @@
+//! Telling the person when the agent needs them: a desktop notification per login (with the
+//! user code and an "Open" action that opens the verification page), withdrawn when the login
+//! ends, and a warning with "Log in now" before a session that cannot be renewed ends.
+
+use crate::oidc::PendingLogin;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+
+/// The lead time for the "session ending" warning: `SSO_AGENT_WARN_BEFORE` minutes, default 15.
+pub fn warn_before() -> Duration {
+    let minutes = std::env::var("SSO_AGENT_WARN_BEFORE")
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+        .unwrap_or(15);
+    Duration::from_secs(minutes * 60)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DesktopEvent {
+    LoginNeeded(PendingLogin),
+    LoginEnded {
+        session: String,
+    },
+    /// The session's token ends at `expires_at` and cannot be renewed.
+    SessionEnding {
+        session: String,
+        expires_at: SystemTime,
+    },
+}
+
+pub trait Notifier: Send + Sync + 'static {
+    fn notify(&self, event: DesktopEvent);
+}
+
+/// Keeps the events, for tests of the agent in-process.
+#[derive(Default)]
+pub struct RecordingNotifier {
+    pub events: Mutex<Vec<DesktopEvent>>,
+}
+
+impl Notifier for RecordingNotifier {
+    fn notify(&self, event: DesktopEvent) {
+        self.events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(event);
+    }
+}
+
+/// Desktop notifications: freedesktop over D-Bus on Linux, the native centre on macOS.
+pub struct DesktopNotifier {
+    events: mpsc::UnboundedSender<DesktopEvent>,
+}
+
+impl Notifier for DesktopNotifier {
+    fn notify(&self, event: DesktopEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+impl DesktopNotifier {
+    /// Starts the notification task on the current runtime. The receiver yields the sessions
+    /// whose "Log in now" the person chose.
+    pub fn start() -> (Self, mpsc::UnboundedReceiver<String>) {
+        let (events, receiver) = mpsc::unbounded_channel();
+        let (log_in_now, requests) = mpsc::unbounded_channel();
+        tokio::spawn(platform::run(receiver, log_in_now));
+        (Self { events }, requests)
+    }
+}
+
+fn open_in_browser(url: String) {
+    // webbrowser honours $BROWSER; it may block while a browser starts, so not on a runtime thread.
+    std::thread::spawn(move || {
+        if let Err(err) = webbrowser::open(&url) {
+            tracing::warn!("cannot open a browser: {err}");
+        }
+    });
+}
+
+fn login_text(pending: &PendingLogin) -> (String, String) {
+    (
+        format!("AWS login needed: {}", pending.session),
+        format!(
+            "Code {} — open the page to approve it.\n{}",
+            pending.user_code, pending.verification_uri
+        ),
+    )
+}
+
+fn ending_text(session: &str, expires_at: SystemTime) -> (String, String) {
+    let minutes = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .as_secs()
+        .div_ceil(60);
+    (
+        format!("AWS session {session} ends soon"),
+        format!("It ends in {minutes} min and cannot be renewed: log in again to keep working."),
+    )
+}
+
+#[cfg(not(target_os = "macos"))]
+mod platform {
+    use super::{ending_text, login_text, open_in_browser, DesktopEvent};
+    use notify_rust::{Notification, NotificationHandle, NotificationResponse, Timeout};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use tokio::sync::mpsc;
+
+    pub async fn run(
+        mut events: mpsc::UnboundedReceiver<DesktopEvent>,
+        log_in_now: mpsc::UnboundedSender<String>,
+    ) {
+        // One notification per session at a time, replaced or withdrawn as its login moves on.
+        let mut shown: HashMap<String, Arc<NotificationHandle>> = HashMap::new();
+        let mut reported = false;
+        while let Some(event) = events.recv().await {
+            let (session, summary, body, action, on_action): (
+                String,
+                String,
+                String,
+                &str,
+                Box<dyn FnOnce() + Send>,
+            ) = match event {
+                DesktopEvent::LoginEnded { session } => {
+                    if let Some(handle) = shown.remove(&session) {
+                        handle.close_async().await;
+                    }
+                    continue;
+                }
+                DesktopEvent::LoginNeeded(pending) => {
+                    let (summary, body) = login_text(&pending);
+                    let url = pending.verification_uri_complete.clone();
+                    (
+                        pending.session,
+                        summary,
+                        body,
+                        "Open",
+                        Box::new(move || open_in_browser(url)),
+                    )
+                }
+                DesktopEvent::SessionEnding {
+                    session,
+                    expires_at,
+                } => {
+                    let (summary, body) = ending_text(&session, expires_at);
+                    let (sender, name) = (log_in_now.clone(), session.clone());
+                    (
+                        session,
+                        summary,
+                        body,
+                        "Log in now",
+                        Box::new(move || {
+                            let _ = sender.send(name);
+                        }),
+                    )
+                }
+            };
+            if let Some(previous) = shown.remove(&session) {
+                previous.close_async().await;
+            }
+            // The action is also the default one (a click on the notification itself).
+            let sent = Notification::new()
+                .appname("sso-agent")
+                .summary(&summary)
+                .body(&body)
+                .action("default", action)
+                .action("act", action)
+                .timeout(Timeout::Never)
+                .show_async()
+                .await;
+            match sent {
+                Ok(handle) => {
+                    let handle = Arc::new(handle);
+                    shown.insert(session, handle.clone());
+                    tokio::spawn(async move {
+                        handle
+                            .wait_for_action_async(|response| {
+                                if matches!(response, NotificationResponse::Default)
+                                    || matches!(response, NotificationResponse::Action(name) if name == "act")
+                                {
+                                    on_action();
+                                }
+                            })
+                            .await;
+                    });
+                }
+                Err(err) if !reported => {
+                    reported = true;
+                    tracing::warn!("cannot show desktop notifications ({err}); `sso-agent login` and `sso-agent status` show the login link and code");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// macOS: notify-rust's native notifications carry no actions we can wait on here; the person
+/// sees the code and runs `sso-agent login`. Untested on this project's CI.
+#[cfg(target_os = "macos")]
+mod platform {
+    use super::{ending_text, login_text, DesktopEvent};
+    use tokio::sync::mpsc;
+
+    pub async fn run(
+        mut events: mpsc::UnboundedReceiver<DesktopEvent>,
+        _log_in_now: mpsc::UnboundedSender<String>,
+    ) {
+        while let Some(event) = events.recv().await {
+            let (summary, body) = match event {
+                DesktopEvent::LoginNeeded(pending) => login_text(&pending),
+                DesktopEvent::SessionEnding {
+                    session,
+                    expires_at,
+                } => ending_text(&session, expires_at),
+                DesktopEvent::LoginEnded { .. } => continue,
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(err) = notify_rust::Notification::new()
+                    .summary(&summary)
+                    .body(&body)
+                    .show()
+                {
+                    tracing::warn!("cannot show a notification: {err}");
+                }
+            })
+            .await;
+        }
+    }
+}

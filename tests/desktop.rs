@@ -1,0 +1,248 @@
+//! Desktop notifications for real: dunst (a freedesktop notification server) under Xvfb on the
+//! test's D-Bus session, dbus-monitor recording every Notifications call, and `dunstctl action`
+//! clicking the notification as a person would. `scripts/test` installs dunst and xvfb.
+
+mod common;
+
+use common::home::{stdout_of, AgentHome};
+use common::*;
+use serde_json::{json, Value};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Xvfb + dunst + dbus-monitor, stopped when dropped.
+struct Desktop {
+    processes: Vec<Child>,
+    monitor: Arc<Mutex<String>>,
+}
+
+impl Desktop {
+    fn start() -> Self {
+        assert!(
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+            "no D-Bus session: run the suite with scripts/test"
+        );
+        let display = format!(":{}", 100 + std::process::id() % 400);
+        let spawn = |command: &mut Command| {
+            command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut processes = vec![spawn(Command::new("Xvfb").args([
+            &display,
+            "-screen",
+            "0",
+            "800x600x24",
+            "-nolisten",
+            "tcp",
+        ]))];
+        wait_until("Xvfb to listen", || {
+            std::path::Path::new(&format!("/tmp/.X11-unix/X{}", &display[1..])).exists()
+        });
+        processes.push(spawn(Command::new("dunst").env("DISPLAY", &display)));
+        wait_until("dunst to own org.freedesktop.Notifications", || {
+            Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.Notifications",
+                ])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+        });
+        let mut monitor = Command::new("dbus-monitor")
+            .args(["--session", "interface='org.freedesktop.Notifications'"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let text = Arc::new(Mutex::new(String::new()));
+        let mut stdout = monitor.stdout.take().unwrap();
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        processes.push(monitor);
+        std::thread::sleep(Duration::from_millis(300)); // dbus-monitor's match rule is in place
+        Self {
+            processes,
+            monitor: text,
+        }
+    }
+
+    fn recorded(&self) -> String {
+        self.monitor.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, what: &str, needle: &str) -> String {
+        wait_until(what, || self.recorded().contains(needle));
+        self.recorded()
+    }
+
+    /// Clicks the first notification on screen (its default action).
+    fn click(&self) {
+        let status = Command::new("dunstctl")
+            .args(["action", "0"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        for process in self.processes.iter_mut().rev() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// Polls `ready` for at most 15 s.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn pending_code(world: &AgentHome) -> Option<String> {
+    let status: Value = serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).ok()?;
+    status["sessions"][0]["pending_login"]["user_code"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn browser_script(world: &AgentHome) -> (std::path::PathBuf, std::path::PathBuf) {
+    let opened = world.root.join("browser-opened");
+    let script = world.root.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (script, opened)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_notification_shows_the_code_opens_the_page_and_goes_away_and_an_ending_session_warns(
+) {
+    let desktop = Desktop::start();
+    let emulator = emulator().await;
+    // Login part: a session with refresh tokens.
+    let mut world = AgentHome::new(&emulator, "desktop");
+    let (browser, opened) = browser_script(&world);
+    world.start_agent_with(|command| {
+        command.env("BROWSER", &browser);
+    });
+    let mut waiting = world
+        .command(&["credential-process", "--profile", "dev"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut code = None;
+    wait_until("the login to be pending", || {
+        code = pending_code(&world);
+        code.is_some()
+    });
+    let code = code.unwrap();
+
+    let recorded = desktop.wait_for("the Notify call", &code);
+    let notify = &recorded[recorded.find("member=Notify").expect("a Notify call")..];
+    assert!(
+        notify.contains(&format!("AWS login needed: {}", world.session)),
+        "{notify}"
+    );
+    assert!(
+        notify.contains("string \"default\"") && notify.contains("string \"Open\""),
+        "{notify}"
+    );
+
+    desktop.click();
+    wait_until("the browser to open", || {
+        std::fs::read_to_string(&opened).is_ok_and(|url| url.contains(&code))
+    });
+    let url = std::fs::read_to_string(&opened).unwrap();
+    assert_eq!(
+        url.trim(),
+        format!("{}/device?user_code={code}", emulator.base_url)
+    );
+
+    control(
+        &emulator,
+        "POST",
+        "/_emulator/approve",
+        json!({"user_code": code}),
+    )
+    .await;
+    let status = tokio::task::spawn_blocking(move || waiting.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    desktop.wait_for(
+        "the notification to be withdrawn",
+        "member=CloseNotification",
+    );
+    world.run(&["logout", "--all"]);
+    drop(world);
+
+    // Warning part: a session registered without sso:account:access gets no refresh token; its
+    // 10-minute token is inside the 15-minute warning window as soon as it is issued.
+    scenario(
+        &emulator,
+        json!({"auto_approve_after_polls": 1, "access_token_ttl": 600}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "ending");
+    let config = world.home.join(".aws/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen(
+            "sso_region = us-east-1\n",
+            "sso_region = us-east-1\nsso_registration_scopes = openid\n",
+            1,
+        ),
+    )
+    .unwrap();
+    world.start_agent();
+    let before = desktop.recorded().len();
+    stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+    let recorded = desktop.wait_for(
+        "the warning",
+        &format!("AWS session {} ends soon", world.session),
+    );
+    let warning = &recorded[before..];
+    assert!(warning.contains("string \"Log in now\""), "{warning}");
+
+    // "Log in now" starts a new login, which asks for the person with a new notification.
+    scenario(&emulator, json!({"access_token_ttl": 600})).await;
+    let before = desktop.recorded().len();
+    desktop.click();
+    let mut code = None;
+    wait_until("a new login to be pending", || {
+        code = pending_code(&world);
+        code.is_some()
+    });
+    wait_until("its notification", || {
+        desktop.recorded()[before..].contains(code.as_deref().unwrap())
+    });
+    world.run(&["logout", "--all"]);
+}
