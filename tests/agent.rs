@@ -599,7 +599,7 @@ fn decode_qr(printed: &str) -> Option<String> {
     // Each character is two modules stacked; scale each module to 4x4 pixels for the detector.
     let scale = 4;
     let dark = |x: usize, y: usize| -> bool {
-        let (row, top) = (y / 2, y % 2 == 0);
+        let (row, top) = (y / 2, y.is_multiple_of(2));
         let ink = match rows.get(row).and_then(|r| r.get(x)) {
             Some('\u{2588}') => true,
             Some('\u{2580}') => top,
