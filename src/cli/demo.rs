@@ -94,7 +94,11 @@ impl Demo {
         println!("  emulator      {}", self.endpoint);
         println!("  temporary home {}", self.root.join("home").display());
         println!("  ~/.aws/config: [sso-session {SESSION}] and [profile dev] with credential_process = sso-agent credential-process --profile dev");
-        println!("  tokens are kept in memory for the demo (your keyring is not touched)\n");
+        println!("  tokens are kept in memory for the demo (your keyring is not touched)");
+        if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+            println!("  a desktop notification shows the login code while the login waits");
+        }
+        println!();
 
         println!("1. Start the agent: sso-agent daemon");
         self.start_agent()?;
