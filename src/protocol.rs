@@ -99,6 +99,8 @@ pub struct Status {
     pub store_durability: String,
     /// The stores passed over at start, each with the reason.
     pub store_passed_over: Vec<String>,
+    /// Reads of the token store since the agent started (one per session opened).
+    pub store_reads: u64,
     pub sessions: Vec<SessionStatus>,
     pub roles: Vec<RoleStatus>,
 }

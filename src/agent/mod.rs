@@ -15,7 +15,7 @@ use crate::config::SsoSessionConfig;
 use crate::notify::Notifier;
 use crate::protocol::{ErrorKind, Request, Response};
 use crate::session::Session;
-use crate::store::{OpenedStore, TokenStore};
+use crate::store::{CountingStore, OpenedStore};
 use config_cache::ConfigCache;
 use roles::{CachedCredentials, RoleCache};
 use sessions::SessionSlot;
@@ -50,7 +50,7 @@ struct RegionClients {
 }
 
 pub struct Agent {
-    store: Arc<dyn TokenStore>,
+    store: Arc<CountingStore>,
     passed_over: Vec<String>,
     config: ConfigCache,
     sessions: Mutex<HashMap<String, Arc<SessionSlot>>>,
@@ -65,7 +65,7 @@ pub struct Agent {
 impl Agent {
     pub fn new(opened: OpenedStore, notifier: Arc<dyn Notifier>) -> Arc<Self> {
         Arc::new(Self {
-            store: opened.store,
+            store: Arc::new(CountingStore::new(opened.store)),
             passed_over: opened.passed_over,
             config: ConfigCache::new(),
             sessions: Mutex::new(HashMap::new()),

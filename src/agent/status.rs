@@ -3,7 +3,7 @@
 use super::roles::rfc3339;
 use super::{Agent, Reply};
 use crate::protocol::{Response, RoleStatus, SessionStatus, Status};
-use crate::store::epoch_to_time;
+use crate::store::{epoch_to_time, TokenStore};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -41,6 +41,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
         store: agent.store.kind().name().to_string(),
         store_durability: agent.store.kind().durability().to_string(),
         store_passed_over: agent.passed_over.clone(),
+        store_reads: agent.store.reads(),
         sessions,
         roles,
     })

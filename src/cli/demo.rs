@@ -43,8 +43,8 @@ impl Demo {
         let exe = std::env::current_exe()?;
         let config = format!(
             "[sso-session {SESSION}]\nsso_start_url = https://demo.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n\
-             [profile dev]\nsso_session = {SESSION}\nsso_account_id = 111122223333\nsso_role_name = Developer\n\
-             credential_process = {exe} credential-process --profile dev\n",
+             [profile dev]\nsso_session = {SESSION}\nsso_account_id = 111122223333\nsso_role_name = Developer\n\n\
+             [profile dev-tools]\ncredential_process = {exe} credential-process --profile dev\n",
             exe = exe.display()
         );
         std::fs::write(root.join("home/.aws/config"), &config)?;
@@ -93,7 +93,7 @@ impl Demo {
         println!("sso-agent demo — everything runs on this machine against the embedded IAM Identity Center emulator");
         println!("  emulator      {}", self.endpoint);
         println!("  temporary home {}", self.root.join("home").display());
-        println!("  ~/.aws/config: [sso-session {SESSION}] and [profile dev] with credential_process = sso-agent credential-process --profile dev");
+        println!("  ~/.aws/config: [sso-session {SESSION}], [profile dev] (its role) and [profile dev-tools] (credential_process = sso-agent credential-process --profile dev)");
         println!("  tokens are kept in memory for the demo (your keyring is not touched)");
         if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
             println!("  a desktop notification shows the login code while the login waits");

@@ -2,11 +2,13 @@
 //! the Keychain on macOS), or memory when nothing else works. One item per sso-session holds
 //! the registration and tokens as one JSON value, so every update is one atomic write.
 
+mod counting;
 mod keyring;
 mod memory;
 mod record;
 mod select;
 
+pub use counting::CountingStore;
 pub use memory::MemoryStore;
 pub use record::{epoch_to_time, time_to_epoch, Registration, SessionRecord, TokenSet};
 pub use select::{open, open_from_env, OpenedStore, StoreChoice};
