@@ -20,7 +20,10 @@ fn main() {
         .map(|profile| {
             protocol::encode(&Envelope {
                 version: PROTOCOL_VERSION,
-                body: Request::Credentials { profile: profile.clone(), wait: true },
+                body: Request::Credentials {
+                    profile: profile.clone(),
+                    wait: true,
+                },
             })
         })
         .collect();
@@ -48,11 +51,17 @@ fn main() {
                 })
             })
             .collect();
-        workers.into_iter().map(|worker| worker.join().unwrap()).collect()
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap())
+            .collect()
     });
     let seconds = started.elapsed().as_secs_f64();
     let errors: usize = results.iter().map(|(_, errors)| errors).sum();
-    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(latencies, _)| latencies).collect();
+    let mut latencies: Vec<Duration> = results
+        .into_iter()
+        .flat_map(|(latencies, _)| latencies)
+        .collect();
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
     println!(

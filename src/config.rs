@@ -5,6 +5,7 @@
 use aws_config::profile::ProfileSet;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_types::os_shim_internal::{Env, Fs};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub const DEFAULT_SCOPE: &str = "sso:account:access";
@@ -30,7 +31,7 @@ pub struct ProfileConfig {
     pub region: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("cannot read {file}: {reason}")]
     Unreadable { file: String, reason: String },
@@ -197,6 +198,106 @@ impl AwsConfig {
     }
 }
 
+/// What the agent keeps of the file: the SSO sessions and profiles, already checked, without the
+/// parser's copy of every property. A config with thousands of profiles costs a few MiB less
+/// this way, for as long as the agent runs.
+pub struct ConfigIndex {
+    file: String,
+    sessions: HashMap<String, Result<std::sync::Arc<SsoSessionConfig>, ConfigError>>,
+    profiles: HashMap<String, Result<ProfileEntry, ConfigError>>,
+}
+
+struct ProfileEntry {
+    session: std::sync::Arc<SsoSessionConfig>,
+    account_id: String,
+    role_name: String,
+    region: Option<String>,
+}
+
+impl AwsConfig {
+    /// Checks every session and profile once and keeps the outcome.
+    pub fn index(&self) -> ConfigIndex {
+        let sessions: HashMap<_, _> = self
+            .sections
+            .sso_sessions()
+            .map(|name| {
+                (
+                    name.to_string(),
+                    self.sso_session(name).map(std::sync::Arc::new),
+                )
+            })
+            .collect();
+        let profiles = self
+            .sections
+            .profiles()
+            .map(|name| {
+                let entry = self.profile(name).map(|profile| ProfileEntry {
+                    // Share the session's config instead of a copy per profile.
+                    session: sessions
+                        .get(&profile.session.name)
+                        .and_then(|session| session.as_ref().ok())
+                        .filter(|session| ***session == profile.session)
+                        .cloned()
+                        .unwrap_or_else(|| std::sync::Arc::new(profile.session)),
+                    account_id: profile.account_id,
+                    role_name: profile.role_name,
+                    region: profile.region,
+                });
+                (name.to_string(), entry)
+            })
+            .collect();
+        ConfigIndex {
+            file: self.file.clone(),
+            sessions,
+            profiles,
+        }
+    }
+}
+
+impl ConfigIndex {
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    pub fn sso_session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
+        match self.sessions.get(name) {
+            Some(Ok(session)) => Ok((**session).clone()),
+            Some(Err(err)) => Err(err.clone()),
+            None => Err(ConfigError::UnknownSession {
+                file: self.file.clone(),
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// Every `[sso-session NAME]`, in name order; the first invalid one is the error.
+    pub fn sso_sessions(&self) -> Result<Vec<SsoSessionConfig>, ConfigError> {
+        let mut names: Vec<&String> = self.sessions.keys().collect();
+        names.sort_unstable();
+        names
+            .into_iter()
+            .map(|name| self.sso_session(name))
+            .collect()
+    }
+
+    pub fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
+        match self.profiles.get(name) {
+            Some(Ok(entry)) => Ok(ProfileConfig {
+                name: name.to_string(),
+                session: (*entry.session).clone(),
+                account_id: entry.account_id.clone(),
+                role_name: entry.role_name.clone(),
+                region: entry.region.clone(),
+            }),
+            Some(Err(err)) => Err(err.clone()),
+            None => Err(ConfigError::UnknownProfile {
+                file: self.file.clone(),
+                name: name.to_string(),
+            }),
+        }
+    }
+}
+
 /// `sso_registration_scopes` is comma-separated; absent, it is `sso:account:access`, the scope
 /// that makes IAM Identity Center issue refresh tokens.
 fn scopes(value: Option<&str>) -> Vec<String> {
@@ -286,6 +387,19 @@ sso_role_name = R
         assert_eq!(dev.role_name, "Developer");
         assert_eq!(dev.region.as_deref(), Some("us-west-2"));
         assert_eq!(config.sso_sessions().unwrap(), [session]);
+    }
+
+    #[tokio::test]
+    async fn the_index_answers_as_the_file_does() {
+        let config = parse(SAMPLE).await;
+        let index = config.index();
+        for name in ["dev", "legacy", "broken", "dangling", "default", "nobody"] {
+            assert_eq!(index.profile(name), config.profile(name), "{name}");
+        }
+        assert_eq!(index.sso_session("corp"), config.sso_session("corp"));
+        assert_eq!(index.sso_session("other"), config.sso_session("other"));
+        assert_eq!(index.sso_sessions(), config.sso_sessions());
+        assert_eq!(index.file(), config.file());
     }
 
     #[tokio::test]

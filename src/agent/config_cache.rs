@@ -1,8 +1,7 @@
 //! `~/.aws/config` as the agent last read it, read again when the file changes (one `stat` per
 //! request), so editing the file needs no restart and the hot path parses nothing.
 
-use crate::config::{AwsConfig, ConfigError, ProfileConfig, SsoSessionConfig};
-use std::collections::HashMap;
+use crate::config::{AwsConfig, ConfigError, ConfigIndex, ProfileConfig, SsoSessionConfig};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -12,8 +11,7 @@ pub struct ConfigCache {
 
 struct Loaded {
     modified: Option<SystemTime>,
-    config: std::sync::Arc<AwsConfig>,
-    profiles: HashMap<String, ProfileConfig>,
+    config: std::sync::Arc<ConfigIndex>,
 }
 
 impl ConfigCache {
@@ -24,7 +22,7 @@ impl ConfigCache {
     }
 
     /// The configuration, read again if the file's modification time changed.
-    pub async fn current(&self) -> Result<std::sync::Arc<AwsConfig>, ConfigError> {
+    pub async fn current(&self) -> Result<std::sync::Arc<ConfigIndex>, ConfigError> {
         let path = config_path();
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         if let Some(loaded) = self.lock().as_ref() {
@@ -32,29 +30,17 @@ impl ConfigCache {
                 return Ok(loaded.config.clone());
             }
         }
-        let config = std::sync::Arc::new(AwsConfig::load().await?);
+        let config = std::sync::Arc::new(AwsConfig::load().await?.index());
+        release_freed_memory();
         *self.lock() = Some(Loaded {
             modified,
             config: config.clone(),
-            profiles: HashMap::new(),
         });
         Ok(config)
     }
 
     pub async fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
-        let config = self.current().await?;
-        if let Some(profile) = self
-            .lock()
-            .as_ref()
-            .and_then(|loaded| loaded.profiles.get(name).cloned())
-        {
-            return Ok(profile);
-        }
-        let profile = config.profile(name)?;
-        if let Some(loaded) = self.lock().as_mut() {
-            loaded.profiles.insert(name.to_string(), profile.clone());
-        }
-        Ok(profile)
+        self.current().await?.profile(name)
     }
 
     pub async fn session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
@@ -74,4 +60,14 @@ fn config_path() -> std::path::PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_default();
     std::path::PathBuf::from(home).join(".aws").join("config")
+}
+
+/// Hands the parser's freed memory back to the system: glibc keeps freed heap otherwise, and a
+/// large config's parse would stay in the agent's RSS for good.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
