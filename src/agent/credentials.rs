@@ -1,6 +1,6 @@
 //! `credentials`: a profile's role credentials, from memory when they are cached.
 
-use super::roles::{CachedCredentials, RoleKey, MIN_VALIDITY, RENEW_AHEAD};
+use super::roles::{CachedCredentials, RoleEntry, RoleKey, MIN_VALIDITY};
 use super::sessions::{NotReady, SessionSlot};
 use super::{error, Agent, Reply};
 use crate::portal::{self, PortalError};
@@ -85,66 +85,59 @@ async fn fetch(
         .roles
         .entry(key)
         .store(CachedCredentials::new(&credentials));
-    schedule_renewal(agent.clone(), key.clone(), cached.expiration);
+    agent.roles.added.notify_one();
     Ok(cached)
 }
 
-/// Renews the role before its credentials fall under `MIN_VALIDITY`, while it is in use.
-fn schedule_renewal(agent: Arc<Agent>, key: RoleKey, expiration: SystemTime) {
-    tokio::spawn(async move {
-        let mut stop = agent.stopping();
-        let mut retry = Duration::from_secs(30);
-        loop {
-            // Sleep in steps of at most a minute: wall-clock time goes on while a laptop sleeps.
-            let due = expiration.checked_sub(RENEW_AHEAD).unwrap_or(expiration);
-            let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
-            if !wait.is_zero() {
-                tokio::select! {
-                    () = tokio::time::sleep(wait.min(Duration::from_secs(60))) => continue,
-                    () = super::stopped(&mut stop) => return,
-                }
+/// Renews every role whose credentials near `MIN_VALIDITY` while it is in use, until the agent
+/// stops. One task for all roles: it sleeps until the earliest renewal is due (a minute at most,
+/// since wall-clock time goes on while a laptop sleeps) or until a fetch adds a new deadline.
+pub async fn renew_roles(agent: Arc<Agent>) {
+    let mut stop = agent.stopping();
+    loop {
+        let now = SystemTime::now();
+        let mut next = Duration::from_secs(60);
+        for (key, entry) in agent.roles.entries() {
+            let Some(current) = entry.current() else {
+                continue;
+            };
+            if !entry.used_within(KEEP_WARM, now) || now >= current.expiration {
+                continue; // let it lapse; a request fetches it again
             }
-            let now = SystemTime::now();
-            let Some(entry) = agent.roles.existing(&key) else {
-                return;
-            };
-            if !entry.used_within(KEEP_WARM, now) || now >= expiration {
-                return;
-            }
-            let Ok(flight) = entry.fetching.try_lock() else {
-                return;
-            };
-            if entry
-                .current()
-                .is_some_and(|current| current.expiration != expiration)
-            {
-                return; // renewed by a request meanwhile; that fetch scheduled its own renewal
-            }
-            let Some(slot) = agent.open_slot(&key.session) else {
-                return;
-            };
-            let Some(token) = slot.valid_token(now) else {
-                return;
-            };
-            match fetch(&agent, &slot, &key, &token).await {
-                Ok(_) => return,
-                Err(err) => {
-                    tracing::warn!(
-                        "renewing {}/{}: {err}; retrying in {}s",
-                        key.account_id,
-                        key.role_name,
-                        retry.as_secs()
-                    );
-                    drop(flight);
-                    tokio::select! {
-                        () = tokio::time::sleep(retry) => {}
-                        () = super::stopped(&mut stop) => return,
-                    }
-                    retry = (retry * 2).min(Duration::from_secs(300));
+            match entry.renewal_wait(now) {
+                Some(wait) => next = next.min(wait),
+                None => {
+                    entry.attempted(now);
+                    tokio::spawn(renew(agent.clone(), key, entry));
                 }
             }
         }
-    });
+        tokio::select! {
+            () = tokio::time::sleep(next.max(Duration::from_millis(100))) => {}
+            () = agent.roles.added.notified() => {}
+            () = super::stopped(&mut stop) => return,
+        }
+    }
+}
+
+async fn renew(agent: Arc<Agent>, key: RoleKey, entry: Arc<RoleEntry>) {
+    // A request fetching the same role is the renewal.
+    let Ok(_flight) = entry.fetching.try_lock() else {
+        return;
+    };
+    let Some(slot) = agent.open_slot(&key.session) else {
+        return;
+    };
+    let Some(token) = slot.valid_token(SystemTime::now()) else {
+        return;
+    };
+    if let Err(err) = fetch(&agent, &slot, &key, &token).await {
+        tracing::warn!(
+            "renewing {}/{}: {err}; trying again later",
+            key.account_id,
+            key.role_name
+        );
+    }
 }
 
 fn kind_of(err: &PortalError) -> ErrorKind {

@@ -123,6 +123,7 @@ pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
     }
     agent.open_configured_sessions().await;
     tokio::spawn(agent.clone().refresh_sessions());
+    tokio::spawn(super::credentials::renew_roles(agent.clone()));
     tracing::info!(socket = %socket.path.display(), pid = std::process::id(), "agent ready");
     notify_service_manager(sd_notify::NotifyState::Ready);
     let ClaimedSocket {

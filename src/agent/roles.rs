@@ -15,6 +15,8 @@ use zeroize::Zeroizing;
 pub const MIN_VALIDITY: Duration = Duration::from_secs(15 * 60);
 /// Renew in the background once less than this is left (5 min before `MIN_VALIDITY` bites).
 pub const RENEW_AHEAD: Duration = Duration::from_secs(20 * 60);
+/// A failed renewal is tried again after this.
+const RETRY_GAP: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoleKey {
@@ -64,6 +66,8 @@ pub struct RoleEntry {
     /// Held while fetching: the single flight.
     pub fetching: tokio::sync::Mutex<()>,
     last_used: AtomicU64,
+    /// When the renewer last tried (epoch seconds), so a failing upstream is retried in steps.
+    last_attempt: AtomicU64,
 }
 
 impl RoleEntry {
@@ -72,6 +76,7 @@ impl RoleEntry {
             current: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(()),
             last_used: AtomicU64::new(0),
+            last_attempt: AtomicU64::new(0),
         }
     }
 
@@ -105,6 +110,23 @@ impl RoleEntry {
         self.last_used.store(epoch(now), Ordering::Relaxed);
     }
 
+    /// How long until the renewer should act on this role; `None`: now.
+    pub fn renewal_wait(&self, now: SystemTime) -> Option<Duration> {
+        let current = self.current()?;
+        let due = current
+            .expiration
+            .checked_sub(RENEW_AHEAD)
+            .unwrap_or(current.expiration);
+        let retry =
+            UNIX_EPOCH + Duration::from_secs(self.last_attempt.load(Ordering::Relaxed)) + RETRY_GAP;
+        let wait = due.max(retry).duration_since(now).unwrap_or_default();
+        (!wait.is_zero()).then_some(wait)
+    }
+
+    pub fn attempted(&self, now: SystemTime) {
+        self.last_attempt.store(epoch(now), Ordering::Relaxed);
+    }
+
     /// Whether someone asked for this role within `window` of `now`.
     pub fn used_within(&self, window: Duration, now: SystemTime) -> bool {
         self.last_used.load(Ordering::Relaxed) + window.as_secs() >= epoch(now)
@@ -114,6 +136,8 @@ impl RoleEntry {
 #[derive(Default)]
 pub struct RoleCache {
     entries: Mutex<HashMap<RoleKey, Arc<RoleEntry>>>,
+    /// Signalled when credentials arrive, so the renewer learns the new deadline.
+    pub added: tokio::sync::Notify,
 }
 
 impl RoleCache {
@@ -127,9 +151,12 @@ impl RoleCache {
         entry
     }
 
-    /// The entry for `key` if it is still cached (a logout removes entries).
-    pub fn existing(&self, key: &RoleKey) -> Option<Arc<RoleEntry>> {
-        self.lock().get(key).cloned()
+    /// Every entry, for the renewer.
+    pub fn entries(&self) -> Vec<(RoleKey, Arc<RoleEntry>)> {
+        self.lock()
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.clone()))
+            .collect()
     }
 
     /// Every cached role with its credentials' expiration, in key order.
