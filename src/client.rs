@@ -83,7 +83,7 @@ impl AgentClient {
             body: request,
         });
         protocol::write_frame(&mut self.stream, &frame).map_err(io)?;
-        let payload = match protocol::read_frame(&mut self.stream) {
+        let payload = match protocol::read_frame_within(&mut self.stream, protocol::MAX_RESPONSE) {
             Ok(payload) => zeroize::Zeroizing::new(payload),
             Err(FrameError::Closed) => {
                 return Err(io_error(

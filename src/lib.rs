@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod failpoint;
 pub mod hardening;
 pub mod logging;
 pub mod notify;

@@ -7,8 +7,11 @@ use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
 pub const PROTOCOL_VERSION: u32 = 1;
-/// The largest frame either side accepts (ssh-agent's cap).
+/// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
+/// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
+/// request ever is, and comes from the user's own agent.
+pub const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -114,6 +117,8 @@ pub struct SessionStatus {
     pub expires_at: Option<String>,
     pub refreshable: bool,
     pub pending_login: Option<PendingLoginInfo>,
+    /// Why the last refresh failed, while it keeps failing.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,8 +142,8 @@ pub struct Envelope<T> {
 pub enum FrameError {
     #[error("the peer closed the connection")]
     Closed,
-    #[error("frame of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
-    TooLarge(usize),
+    #[error("frame of {0} bytes is larger than the {1}-byte limit")]
+    TooLarge(usize, usize),
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -152,17 +157,26 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
     frame
 }
 
-/// The payload length a frame header announces, checked against the cap.
+/// The payload length a frame header announces, checked against the request cap.
 pub fn payload_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    payload_len_within(header, MAX_FRAME)
+}
+
+fn payload_len_within(header: [u8; 4], limit: usize) -> Result<usize, FrameError> {
     let len = u32::from_be_bytes(header) as usize;
-    if len > MAX_FRAME {
-        return Err(FrameError::TooLarge(len));
+    if len > limit {
+        return Err(FrameError::TooLarge(len, limit));
     }
     Ok(len)
 }
 
-/// Reads one frame from a blocking stream.
+/// Reads one request-sized frame from a blocking stream.
 pub fn read_frame(reader: &mut impl Read) -> Result<Vec<u8>, FrameError> {
+    read_frame_within(reader, MAX_FRAME)
+}
+
+/// Reads one frame of at most `limit` bytes (clients reading answers use `MAX_RESPONSE`).
+pub fn read_frame_within(reader: &mut impl Read, limit: usize) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     if let Err(err) = reader.read_exact(&mut header) {
         return Err(match err.kind() {
@@ -170,7 +184,7 @@ pub fn read_frame(reader: &mut impl Read) -> Result<Vec<u8>, FrameError> {
             _ => FrameError::Io(err),
         });
     }
-    let mut payload = vec![0u8; payload_len(header)?];
+    let mut payload = vec![0u8; payload_len_within(header, limit)?];
     reader.read_exact(&mut payload)?;
     Ok(payload)
 }
@@ -236,10 +250,19 @@ mod tests {
         let header = ((MAX_FRAME + 1) as u32).to_be_bytes();
         assert!(matches!(
             read_frame(&mut header.as_slice()),
-            Err(FrameError::TooLarge(n)) if n == MAX_FRAME + 1
+            Err(FrameError::TooLarge(n, MAX_FRAME)) if n == MAX_FRAME + 1
         ));
         let huge = u32::MAX.to_be_bytes();
-        assert!(matches!(payload_len(huge), Err(FrameError::TooLarge(_))));
+        assert!(matches!(payload_len(huge), Err(FrameError::TooLarge(..))));
+        // An answer may be larger than a request, up to its own cap.
+        let mut big = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
+        big.resize(4 + MAX_FRAME + 1, b' ');
+        assert_eq!(
+            read_frame_within(&mut big.as_slice(), MAX_RESPONSE)
+                .unwrap()
+                .len(),
+            MAX_FRAME + 1
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct Session {
     oidc: aws_sdk_ssooidc::Client,
     record: SessionRecord,
     attempts: Attempts,
+    /// Why the last refresh failed, while it keeps failing.
+    last_error: Option<String>,
 }
 
 /// What `refresh_if_due` did.
@@ -50,6 +52,7 @@ impl Session {
             oidc,
             record,
             attempts: Attempts::default(),
+            last_error: None,
         })
     }
 
@@ -63,6 +66,11 @@ impl Session {
 
     pub fn token(&self) -> Option<&TokenSet> {
         self.record.token.as_ref()
+    }
+
+    /// Why the last refresh failed, while refreshes keep failing.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
     }
 
     /// Whether the session has an access token that has not expired at `now`.
@@ -100,6 +108,7 @@ impl Session {
                 Ok(token) => {
                     self.record.token = Some(token);
                     self.attempts = Attempts::default();
+                    self.last_error = None;
                     return self.save().await;
                 }
                 Err(LoginError::Refused { code, .. })
@@ -140,22 +149,33 @@ impl Session {
             RefreshDecision::CannotRefresh { .. } => return Ok(RefreshOutcome::NeedsLogin),
             RefreshDecision::RefreshNow => {}
         }
+        crate::failpoint::hit("refresh:before-call");
         match oidc::refresh(&self.oidc, &self.config.name, &registration, &token).await {
             Ok(renewed) => {
+                crate::failpoint::hit("refresh:after-answer");
                 self.record.token = Some(renewed);
-                self.attempts = Attempts::default();
+                // Even a success waits the minimum gap before the next attempt: a service that
+                // issues tokens shorter than the refresh window must not be asked every second.
+                self.attempts = Attempts {
+                    last: Some(now),
+                    failures: 0,
+                };
+                self.last_error = None;
                 self.save().await?;
+                crate::failpoint::hit("refresh:after-save");
                 tracing::info!(session = %self.config.name, "refreshed the access token");
                 Ok(RefreshOutcome::Refreshed)
             }
             Err(RefreshFailure::Rejected(err)) => {
                 tracing::warn!("{err}");
+                self.last_error = Some(err.to_string());
                 self.record.token = None;
                 self.save().await?;
                 Ok(RefreshOutcome::NeedsLogin)
             }
             Err(RefreshFailure::Transient(err)) => {
                 tracing::warn!("refresh failed, will retry: {err}");
+                self.last_error = Some(format!("refresh failed, retrying: {err}"));
                 self.attempts.failed(now);
                 match decide(now, &token, self.attempts) {
                     RefreshDecision::Wait(wait) => Ok(RefreshOutcome::RetryLater(wait)),

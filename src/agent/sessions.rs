@@ -34,6 +34,8 @@ pub struct SessionSlot {
     changed: Arc<tokio::sync::Notify>,
     /// Bumped to cancel the login in progress (a logout does).
     cancel_login: watch::Sender<u64>,
+    /// The session's last refresh error, for `status`.
+    last_error: Mutex<Option<String>>,
 }
 
 /// Why a session cannot give a token right now.
@@ -60,6 +62,7 @@ impl SessionSlot {
             warned_for: Mutex::new(None),
             changed,
             cancel_login: watch::channel(0).0,
+            last_error: Mutex::new(None),
         }
     }
 
@@ -84,6 +87,13 @@ impl SessionSlot {
             .token
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Forgets `token` for serving (the service revoked it); a newer token is kept.
@@ -218,6 +228,11 @@ impl SessionSlot {
             }
         };
         self.publish(session.token().cloned());
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            session.last_error().map(str::to_string);
         if outcome == RefreshOutcome::NeedsLogin {
             if let Some(token) = before {
                 // Either it was never renewable, or its refresh token was just rejected.

@@ -22,6 +22,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
                 expires_at: token.as_ref().map(|t| rfc3339(epoch_to_time(t.expires_at))),
                 refreshable: token.as_ref().is_some_and(|t| t.refresh_token.is_some()),
                 pending_login: slot.pending_login(),
+                last_error: slot.last_error(),
             }
         })
         .collect();

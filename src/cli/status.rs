@@ -52,6 +52,9 @@ pub fn run(json: bool) -> Result<()> {
             "sso-session {} ({}, {}): {state}",
             session.name, session.start_url, session.region
         );
+        if let Some(error) = &session.last_error {
+            println!("  {error}");
+        }
     }
     for role in &status.roles {
         println!(

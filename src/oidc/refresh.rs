@@ -27,7 +27,8 @@ impl Attempts {
         self.failures += 1;
     }
 
-    /// Gap required after the last attempt: 30 s, doubling per failure, at most 5 min.
+    /// Gap required after the last attempt: 30 s (after a success too), doubling per failure,
+    /// at most 5 min.
     fn gap(&self) -> Duration {
         let doublings = self.failures.saturating_sub(1).min(16);
         MIN_GAP.saturating_mul(1 << doublings).min(MAX_GAP)
