@@ -62,9 +62,9 @@ fn config_path() -> std::path::PathBuf {
     std::path::PathBuf::from(home).join(".aws").join("config")
 }
 
-/// Hands the parser's freed memory back to the system: glibc keeps freed heap otherwise, and a
-/// large config's parse would stay in the agent's RSS for good.
-fn release_freed_memory() {
+/// Hands freed heap back to the system: glibc keeps it otherwise, and the parse of a large config
+/// (ours, or the SDK loader's) would stay in the agent's RSS for good.
+pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel.
     unsafe {

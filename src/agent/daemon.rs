@@ -103,6 +103,7 @@ pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
 /// Runs the agent on `socket` until SIGTERM/SIGINT.
 pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
     crate::hardening::harden();
+    raise_open_file_limit();
     let opened = tokio::task::spawn_blocking(store::open_from_env)
         .await
         .expect("opening the store does not panic")?;
@@ -142,6 +143,22 @@ pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
     drop(lock);
     tracing::info!("agent stopped");
     Ok(())
+}
+
+/// Lifts the soft limit on open files to the hard one: the agent serves up to
+/// `server::MAX_CONNECTIONS` clients, more than the common soft limit of 1024 descriptors allows.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(err) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!("cannot raise the open-file limit: {err}");
+        }
+    }
 }
 
 /// Tells systemd (`NOTIFY_SOCKET`, `Type=notify`) where the agent stands; a no-op elsewhere.

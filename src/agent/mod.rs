@@ -130,6 +130,7 @@ impl Agent {
             return existing.clone();
         }
         let sdk = crate::aws_sdk::sdk_config(region).await;
+        config_cache::release_freed_memory();
         let created = RegionClients {
             oidc: aws_sdk_ssooidc::Client::new(&sdk),
             sso: aws_sdk_sso::Client::new(&sdk),
