@@ -141,6 +141,7 @@ fn register(emulator: &Emulator, body: &Bytes) -> OidcResult {
         redirect_uris,
     };
     inner.clients.insert(client_id.clone(), client);
+    inner.issued.push(client_secret.clone());
     Ok(Json(json!({
         "clientId": client_id,
         "clientSecret": client_secret,
@@ -558,6 +559,7 @@ fn issue_tokens(
     let now = inner.now();
     let access_ttl = inner.scenario.access_token_ttl;
     let access_token = random_token("aoa", 60);
+    inner.issued.push(access_token.clone());
     inner.access_tokens.insert(
         access_token.clone(),
         AccessToken {
@@ -584,6 +586,7 @@ fn issue_tokens(
         && inner.clients[&grant.client_id].allows_grant(GRANT_REFRESH_TOKEN);
     if refreshable && new_refresh_token {
         let refresh_token = random_token("aor", 60);
+        inner.issued.push(refresh_token.clone());
         let ttl = Duration::from_secs(inner.scenario.refresh_token_ttl);
         inner.refresh_tokens.insert(
             refresh_token.clone(),

@@ -81,10 +81,14 @@ pub async fn get_role_credentials(
         }
         let ttl = inner.scenario.role_credentials_ttl;
         let expiration_ms = (inner.epoch_seconds() + ttl) * 1000;
+        let (secret_access_key, session_token) =
+            (random_token("", 40), random_token("emu-session-", 200));
+        inner.issued.push(secret_access_key.clone());
+        inner.issued.push(session_token.clone());
         Ok(Json(json!({"roleCredentials": {
             "accessKeyId": random_token("ASIA", 16).to_uppercase(),
-            "secretAccessKey": random_token("", 40),
-            "sessionToken": random_token("emu-session-", 200),
+            "secretAccessKey": secret_access_key,
+            "sessionToken": session_token,
             "expiration": expiration_ms,
         }}))
         .into_response())

@@ -46,6 +46,8 @@ pub struct Inner {
     pub ended_sessions: Vec<u64>,
     pub recent_portal_calls: VecDeque<Instant>,
     pub log: Vec<LogEntry>,
+    /// Every secret handed out (client secrets, tokens, role keys), for tests' leak searches.
+    pub issued: Vec<String>,
     next_session: u64,
 }
 
@@ -159,6 +161,11 @@ impl Emulator {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every secret this emulator has handed out so far.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.lock().issued.clone()
     }
 
     pub fn elapsed_ms(&self) -> f64 {

@@ -15,6 +15,8 @@ pub struct AgentHome {
     pub session: String,
     endpoint: String,
     agents: Vec<Child>,
+    /// The emulator's state: every secret it issued is searched for in this world's files.
+    issuer: std::sync::Arc<sso_agent::emulator::Emulator>,
 }
 
 impl AgentHome {
@@ -45,6 +47,7 @@ impl AgentHome {
             session,
             endpoint: emulator.base_url.clone(),
             agents: Vec::new(),
+            issuer: emulator.state.clone(),
         }
     }
 
@@ -65,8 +68,36 @@ impl AgentHome {
         command
     }
 
+    /// Runs a command; its stderr is also kept under this world, for the secret search.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        let output = self.command(args).output().unwrap();
+        let mut kept = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join("commands.stderr"))
+            .unwrap();
+        std::io::Write::write_all(&mut kept, &output.stderr).unwrap();
+        output
+    }
+
+    /// Fails if any secret the emulator issued (tokens, client secrets, role keys) is in a file
+    /// of this world: HOME, the socket directory, the agents' logs, the commands' stderr.
+    pub fn assert_no_secret_in_files(&self) {
+        let secrets = self.issuer.issued_secrets();
+        for file in self.files() {
+            let content =
+                String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).to_string();
+            if let Some(secret) = secrets
+                .iter()
+                .find(|secret| content.contains(secret.as_str()))
+            {
+                panic!(
+                    "an issued secret ({}…) is in {}",
+                    &secret[..6.min(secret.len())],
+                    file.display()
+                );
+            }
+        }
     }
 
     /// Starts `sso-agent daemon` and waits (10 s at most) until its socket answers.
@@ -139,6 +170,10 @@ impl Drop for AgentHome {
         for child in &mut self.agents {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // Every test that builds a world gets the secret search, unless it already failed.
+        if !std::thread::panicking() {
+            self.assert_no_secret_in_files();
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
