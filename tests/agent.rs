@@ -655,3 +655,22 @@ async fn logout_cancels_a_login_that_waits_for_a_person() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("was cancelled"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_search_finds_a_planted_secret() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, "canary");
+    world.start_agent();
+    let credentials = stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+    world.assert_no_secret_in_files();
+    // What a careless helper might do: write the credentials to a file under HOME.
+    let leak = world.home.join(".aws/credentials-cache.json");
+    std::fs::write(&leak, &credentials).unwrap();
+    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        world.assert_no_secret_in_files()
+    }));
+    assert!(found.is_err(), "the planted secret was not found");
+    std::fs::remove_file(leak).unwrap();
+    world.run(&["logout", "--all"]);
+}
