@@ -87,15 +87,11 @@ impl AgentHome {
         for file in self.files() {
             let content =
                 String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).to_string();
-            if let Some(secret) = secrets
+            if secrets
                 .iter()
-                .find(|secret| content.contains(secret.as_str()))
+                .any(|secret| content.contains(secret.as_str()))
             {
-                panic!(
-                    "an issued secret ({}…) is in {}",
-                    &secret[..6.min(secret.len())],
-                    file.display()
-                );
+                panic!("an issued secret is in {}", file.display());
             }
         }
     }
