@@ -215,3 +215,39 @@ async fn a_kill_after_the_answer_before_the_keyring_write_loses_nothing() {
 async fn a_kill_after_the_keyring_write_loses_nothing() {
     survives_a_kill("refresh:after-save").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_refresh_token_asks_for_a_login_once_and_cached_roles_stay_served() {
+    let emulator = emulator().await;
+    // The login's poll passes; the refresh right after it is refused as the service refuses a
+    // revoked refresh token.
+    let faults = json!([
+        {"operation": "CreateToken", "delay_ms": 0},
+        {"operation": "CreateToken", "status": 400, "error": "InvalidGrantException"}
+    ]);
+    scenario(
+        &emulator,
+        json!({"auto_approve_after_polls": 1, "access_token_ttl": 600, "faults": faults}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "rejected");
+    world.start_agent();
+    let cached = stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+
+    wait_for("the session to need a login", async || {
+        status(&world)["sessions"][0]["logged_in"] == false
+    })
+    .await;
+    let session = &status(&world)["sessions"][0];
+    let error = session["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("sso-agent login --sso-session {}", world.session)), "{error}");
+    let item = keyring_item(&world.session).unwrap();
+    assert!(item["token"].is_null(), "the dead token left the keyring");
+
+    // No retry loop on a refusal: one refresh call in 2 s.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(&calls(&emulator).await, "CreateToken", None), 2, "login poll + one refresh");
+    // The role credentials already fetched are still valid and still served.
+    assert_eq!(stdout_of(&world.run(&["credential-process", "--profile", "dev"])), cached);
+    world.run(&["logout", "--all"]);
+}
