@@ -10,8 +10,20 @@ pub async fn sdk_config(region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .no_credentials()
+        .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// The SDK sets no operation timeout by default: a stalled connection would hold a request (and
+/// every caller waiting on its single flight) forever. Each attempt gets 10 s, the whole call
+/// with its retries 30 s.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .operation_timeout(std::time::Duration::from_secs(30))
+        .build()
 }
 
 /// An SDK failure reduced to what the flows decide on.
@@ -63,6 +75,20 @@ impl CallFailure {
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn every_call_has_a_time_limit() {
+        let sdk = sdk_config("us-east-1").await;
+        let timeouts = sdk.timeout_config().expect("set");
+        assert_eq!(
+            timeouts.operation_timeout(),
+            Some(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(std::time::Duration::from_secs(10))
+        );
+    }
 
     /// Every other test talks plain HTTP to the emulator; real AWS needs TLS. The client this
     /// configuration builds must open an https endpoint with a TLS handshake.

@@ -240,14 +240,24 @@ async fn a_rejected_refresh_token_asks_for_a_login_once_and_cached_roles_stay_se
     .await;
     let session = &status(&world)["sessions"][0];
     let error = session["last_error"].as_str().unwrap_or_default();
-    assert!(error.contains(&format!("sso-agent login --sso-session {}", world.session)), "{error}");
+    assert!(
+        error.contains(&format!("sso-agent login --sso-session {}", world.session)),
+        "{error}"
+    );
     let item = keyring_item(&world.session).unwrap();
     assert!(item["token"].is_null(), "the dead token left the keyring");
 
     // No retry loop on a refusal: one refresh call in 2 s.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(count(&calls(&emulator).await, "CreateToken", None), 2, "login poll + one refresh");
+    assert_eq!(
+        count(&calls(&emulator).await, "CreateToken", None),
+        2,
+        "login poll + one refresh"
+    );
     // The role credentials already fetched are still valid and still served.
-    assert_eq!(stdout_of(&world.run(&["credential-process", "--profile", "dev"])), cached);
+    assert_eq!(
+        stdout_of(&world.run(&["credential-process", "--profile", "dev"])),
+        cached
+    );
     world.run(&["logout", "--all"]);
 }
