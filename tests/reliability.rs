@@ -218,19 +218,28 @@ async fn a_kill_after_the_keyring_write_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_refresh_token_asks_for_a_login_once_and_cached_roles_stay_served() {
+    rejected_refresh(400, "InvalidGrantException").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_client_registration_on_refresh_asks_for_a_login_once() {
+    rejected_refresh(401, "InvalidClientException").await;
+}
+
+/// The refresh right after the login is refused with `error`, as the service refuses a revoked
+/// refresh token or a registration it no longer knows.
+async fn rejected_refresh(status_code: u16, error: &str) {
     let emulator = emulator().await;
-    // The login's poll passes; the refresh right after it is refused as the service refuses a
-    // revoked refresh token.
     let faults = json!([
         {"operation": "CreateToken", "delay_ms": 0},
-        {"operation": "CreateToken", "status": 400, "error": "InvalidGrantException"}
+        {"operation": "CreateToken", "status": status_code, "error": error}
     ]);
     scenario(
         &emulator,
         json!({"auto_approve_after_polls": 1, "access_token_ttl": 600, "faults": faults}),
     )
     .await;
-    let mut world = AgentHome::new(&emulator, "rejected");
+    let mut world = AgentHome::new(&emulator, &format!("rejected-{status_code}"));
     world.start_agent();
     let cached = stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
 
@@ -258,6 +267,34 @@ async fn a_rejected_refresh_token_asks_for_a_login_once_and_cached_roles_stay_se
     assert_eq!(
         stdout_of(&world.run(&["credential-process", "--profile", "dev"])),
         cached
+    );
+    world.run(&["logout", "--all"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_slower_than_the_sdk_timeout_is_retried_not_waited_for() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, "slow");
+    world.start_agent();
+    stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+    // The next GetRoleCredentials hangs for 15 s, past the 10 s attempt limit.
+    scenario(
+        &emulator,
+        json!({"faults": [{"operation": "GetRoleCredentials", "delay_ms": 15000}]}),
+    )
+    .await;
+    stdout_of(&world.run(&["credential-process", "--profile", "readonly"]));
+    let outcomes: Vec<Value> = calls(&emulator)
+        .await
+        .iter()
+        .filter(|call| call["operation"] == "GetRoleCredentials")
+        .map(|call| call["outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [json!("ok"), json!("abandoned"), json!("ok")],
+        "timed out, retried once"
     );
     world.run(&["logout", "--all"]);
 }
