@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::home::{signal, stdout_of, AgentHome, BIN};
+use common::home::{keyring_item, signal, stdout_of, AgentHome, BIN};
 use common::*;
 use serde_json::{json, Value};
 use sso_agent::protocol::{self, Envelope, Request, Response, MAX_FRAME, PROTOCOL_VERSION};
@@ -51,17 +51,6 @@ fn expiration_of(credentials: &Value) -> SystemTime {
     )
     .unwrap_or_else(|err| panic!("not RFC 3339: {text}: {err}"));
     SystemTime::try_from(parsed).unwrap()
-}
-
-fn keyring_item(session: &str) -> Option<Value> {
-    let output = Command::new("secret-tool")
-        .args(["lookup", "service", "sso-agent", "username", session])
-        .output()
-        .unwrap();
-    output
-        .status
-        .success()
-        .then(|| serde_json::from_slice(&output.stdout).unwrap())
 }
 
 /// Raw protocol access, for what the CLI never sends.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::home::{signal, stdout_of, AgentHome};
+use common::home::{keyring_item, signal, stdout_of, AgentHome};
 use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -14,17 +14,6 @@ fn count(calls: &[Value], operation: &str, detail: Option<&str>) -> usize {
         .filter(|call| call["operation"] == operation)
         .filter(|call| detail.is_none_or(|detail| call["detail"] == detail))
         .count()
-}
-
-fn keyring_item(session: &str) -> Option<Value> {
-    let output = std::process::Command::new("secret-tool")
-        .args(["lookup", "service", "sso-agent", "username", session])
-        .output()
-        .unwrap();
-    output
-        .status
-        .success()
-        .then(|| serde_json::from_slice(&output.stdout).expect("the keyring item is whole JSON"))
 }
 
 fn status(world: &AgentHome) -> Value {

@@ -194,3 +194,15 @@ pub fn stdout_of(output: &Output) -> String {
     );
     String::from_utf8(output.stdout.clone()).unwrap()
 }
+
+/// The session's item in the Secret Service, as JSON (None when there is none).
+pub fn keyring_item(session: &str) -> Option<serde_json::Value> {
+    let output = Command::new("secret-tool")
+        .args(["lookup", "service", "sso-agent", "username", session])
+        .output()
+        .expect("secret-tool runs (scripts/test installs libsecret-tools)");
+    output
+        .status
+        .success()
+        .then(|| serde_json::from_slice(&output.stdout).expect("the keyring item is whole JSON"))
+}
