@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "target" / "release"
 BIN = RELEASE / "sso-agent"
+HELPER = RELEASE / "sso-agent-credential-process"
 FLOOR = RELEASE / "examples" / "connect_floor"
 LOADGEN = RELEASE / "examples" / "loadgen"
 SESSIONS = 10
@@ -58,7 +59,7 @@ class World:
                 lines += [f"[profile s{s}-r{r}]", f"sso_session = {session}",
                           "sso_account_id = 111122223333", f"sso_role_name = Role{r:04}", ""]
         # What SDKs use: a profile with credential_process only (SDKs prefer sso_* keys over it).
-        lines += ["[profile use-s0-r0]", f"credential_process = {BIN} credential-process --profile s0-r0", ""]
+        lines += ["[profile use-s0-r0]", f"credential_process = {HELPER} --profile s0-r0", ""]
         (self.home / ".aws" / "config").write_text("\n".join(lines))
         self.env = dict(os.environ, HOME=str(self.home), AWS_CONFIG_FILE=str(self.home / ".aws/config"),
                         SSO_AGENT_SOCKET=str(self.socket), AWS_ENDPOINT_URL_SSO_OIDC=self.endpoint,
@@ -184,14 +185,19 @@ def main():
         # P1: the helper, warm, against the floor and what people use instead.
         profile = "s0-r0"
         world.credentials(profile)
-        floor, ours = hyperfine([str(FLOOR), f"{BIN} credential-process --profile {profile}"], 500, world.env)
+        floor, ours, subcommand = hyperfine([str(FLOOR), f"{HELPER} --profile {profile}",
+                                             f"{BIN} credential-process --profile {profile}"], 500, world.env)
         helper = ROOT / "scripts" / "boto3_helper.py"
-        others = hyperfine([f"{BIN} credential-process --profile {profile}",
+        others = hyperfine([f"{HELPER} --profile {profile}",
                             f"{AWS_V2} configure export-credentials --profile use-{profile}",
                             f"{SYSTEM_PYTHON} {helper} use-{profile}"], 15, world.env, warmup=2)
-        rss = sorted(int(run(["/usr/bin/time", "-f", "%M", BIN, "credential-process", "--profile", profile],
-                             env=world.env).stderr.strip().splitlines()[-1]) for _ in range(21))
-        rows["p1"] = (floor, ours, others, rss[len(rss) // 2])
+        def peak_rss(command):
+            runs = sorted(int(run(["/usr/bin/time", "-f", "%M", *command], env=world.env)
+                              .stderr.strip().splitlines()[-1]) for _ in range(21))
+            return runs[len(runs) // 2]
+        rss = peak_rss([HELPER, "--profile", profile])
+        rows["subcommand"] = (subcommand, peak_rss([BIN, "credential-process", "--profile", profile]))
+        rows["p1"] = (floor, ours, others, rss)
 
         # P2: throughput and latency on one cached role, persistent connections.
         reads_before = world.status()["store_reads"]
@@ -244,6 +250,7 @@ def write(rows):
     sda, grc, failed = rows["p4"]
     start, reads = rows["p5_start"]
     cpu = run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).stdout.strip()
+    subcommand, subcommand_rss = rows["subcommand"]
     lines = [
         "# sso-agent benchmarks",
         "",
@@ -253,13 +260,15 @@ def write(rows):
         "",
         "| # | figure | measured | target | |",
         "|---|---|---|---|---|",
-        f"| P1 | `credential-process`, warm cache | {ms(ours[0])} (σ {ms(ours[1])}, {ms(ours[2])}–{ms(ours[3])}) | | |",
+        f"| P1 | `sso-agent-credential-process`, warm cache | {ms(ours[0])} (σ {ms(ours[1])}, {ms(ours[2])}–{ms(ours[3])}) | | |",
         f"| P1 | floor: connect to the socket and exit | {ms(floor[0])} (σ {ms(floor[1])}) | | |",
         f"| P1 | ratio to the floor | {p1_floor_ratio:.2f}× | ≤ 1.5× | {verdict(p1_floor_ratio <= 1.5)} |",
+        f"| P1 | `sso-agent credential-process` (the subcommand, same answer) | {ms(subcommand[0])} (σ {ms(subcommand[1])}), "
+        f"{subcommand[0] / floor[0]:.2f}× the floor, peak RSS {subcommand_rss / 1024:.1f} MiB | | |",
         f"| P1 | `aws configure export-credentials` (Debian awscli v2) | {ms(aws[0])} (σ {ms(aws[1])}) | | |",
         f"| P1 | speed-up over it | {p1_aws_ratio:.0f}× | ≥ 100× | {verdict(p1_aws_ratio >= 100)} |",
         f"| P1 | boto3 helper (Python start-up + boto3) | {ms(boto3[0])} (σ {ms(boto3[1])}) | | |",
-        f"| P1 | peak RSS of `credential-process` | {rss / 1024:.1f} MiB | ≤ 4 MiB | {verdict(rss <= 4096)} |",
+        f"| P1 | peak RSS of `sso-agent-credential-process` | {rss / 1024:.1f} MiB | ≤ 4 MiB | {verdict(rss <= 4096)} |",
     ]
     for connections, result in p2:
         lines.append(f"| P2 | {connections} client(s): requests/s, p50 / p99 | {result['per_second']:,.0f}/s, "
@@ -288,7 +297,7 @@ def write(rows):
         "",
         "- P1: `hyperfine --shell=none`; the floor is `examples/connect_floor.rs` (connects to the socket,",
         "  exits). `aws configure export-credentials` resolves a profile whose `credential_process` is",
-        "  `sso-agent`, so its figure is the AWS CLI's own start-up and resolution on top of ours (with a",
+        "  the small helper, so its figure is the AWS CLI's own start-up and resolution on top of ours (with a",
         "  cached SSO token of its own it would do the same work plus reading its cache). The boto3 helper",
         "  (`scripts/boto3_helper.py`) resolves that profile with boto3 (Python start-up + boto3 import).",
         "  Peak RSS: GNU time `%M`, median of 21 runs.",
@@ -306,17 +315,16 @@ def write(rows):
                   "(~10k inputs/s once the corpus has grown), so 10 M executions take about 20 minutes:",
                   "run `scripts/fuzz 1200` for that; no crash in any run so far."]
     lines += ["", "## Notes on the targets missed", ""]
+    lines += [
+        "- **P1: two helpers.** `sso-agent credential-process` is the agent's own binary (~18 MB,",
+        "  position-independent): starting it maps that file and applies ~25,000 relocations, ~230 page",
+        "  faults, which is most of its time above the floor and of its peak RSS. So the package also",
+        "  builds `sso-agent-credential-process` (`src/bin/`): the same client code and answer, linked",
+        "  without the async runtime and the AWS SDK (~0.7 MB). The subcommand stays, as the contract.",
+    ]
     if p1_floor_ratio > 1.5 or rss > 4096:
-        lines += [
-            "- **P1 (ratio to the floor, peak RSS).** `credential-process` is the same binary as the agent",
-            "  (~18 MB, position-independent): starting it maps that file and applies ~25,000 relative",
-            "  relocations, ~230 page faults (`perf stat` on `sso-agent --version`), which is most of the",
-            "  ~0.4 ms above the floor and most of its peak RSS (file-backed pages; its heap is small).",
-            "  The floor is a 400 KB binary. LTO with one codegen unit took the binary from 27 to 18 MB and",
-            "  the faults from 302 to 231. What would close the gap — a separate small client binary, or a",
-            "  non-PIE link — changes the one-binary design or gives up ASLR; the helper already answers in",
-            "  under a millisecond, several hundred times faster than the AWS CLI.",
-        ]
+        lines += ["- **P1 missed** by the small helper too: see the figures above; its remaining cost is",
+                  "  process start-up shared with the floor plus one request and one JSON encoding."]
     if not (p2_64["per_second"] >= 50000 and p2_64["p99_us"] < 1000):
         lines += [
             "- **P2 p99 at 64 clients.** 64 client threads and the agent share the 2 cores. With 64",

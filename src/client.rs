@@ -141,7 +141,7 @@ fn start_agent(socket: &Path) -> Result<UnixStream, ClientError> {
         .mode(0o600)
         .open(&log)
         .map_err(|err| failed(format!("cannot open the log: {err}")))?;
-    let exe = std::env::current_exe().map_err(|err| failed(err.to_string()))?;
+    let exe = agent_executable().map_err(|err| failed(err.to_string()))?;
     let mut child = Command::new(exe)
         .arg("daemon")
         .env("SSO_AGENT_SOCKET", socket)
@@ -173,6 +173,15 @@ fn start_agent(socket: &Path) -> Result<UnixStream, ClientError> {
         "it did not answer within {} s",
         START_TIMEOUT.as_secs()
     )))
+}
+
+/// `sso-agent`: this program, or the one beside it when this is `sso-agent-credential-process`.
+fn agent_executable() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    if exe.file_name().is_some_and(|name| name == "sso-agent") {
+        return Ok(exe);
+    }
+    Ok(exe.with_file_name("sso-agent"))
 }
 
 fn last_line(path: &Path) -> String {

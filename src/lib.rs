@@ -5,6 +5,7 @@ pub mod agent;
 pub mod aws_sdk;
 pub mod client;
 pub mod config;
+pub mod credential_process;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod failpoint;

@@ -50,6 +50,20 @@ pub enum Response {
     Error { kind: ErrorKind, message: String },
 }
 
+impl Response {
+    /// The answer's type name, for messages (never its content).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Credentials(_) => "credentials",
+            Response::LoginPending(_) => "login_pending",
+            Response::LoggedIn { .. } => "logged_in",
+            Response::Status(_) => "status",
+            Response::LoggedOut { .. } => "logged_out",
+            Response::Error { .. } => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {

@@ -663,3 +663,35 @@ async fn the_secret_search_finds_a_planted_secret() {
     std::fs::remove_file(leak).unwrap();
     world.run(&["logout", "--all"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_small_helper_answers_as_the_subcommand_and_can_start_the_agent() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let world = AgentHome::new(&emulator, "small");
+    let small = env!("CARGO_BIN_EXE_sso-agent-credential-process");
+    // No agent yet: the small helper starts `sso-agent daemon` from its own directory.
+    let environment = world.command(&[]);
+    let output = std::process::Command::new(small)
+        .args(["--profile", "dev"])
+        .envs(environment.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("SSO_AGENT_NO_AUTOSTART")
+        .output()
+        .unwrap();
+    let from_small = stdout_of(&output);
+    parse_credentials(&from_small);
+    let from_subcommand = stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+    assert_eq!(
+        from_small, from_subcommand,
+        "one agent, one cached answer, the same output"
+    );
+
+    let usage = std::process::Command::new(small).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("usage"));
+
+    let status: Value =
+        serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).unwrap();
+    world.run(&["logout", "--all"]);
+    signal(status["pid"].as_u64().unwrap() as u32, "TERM");
+}

@@ -1,7 +1,6 @@
 //! `sso-agent login`: start (or join) a session's login in the agent, show the code, open the
 //! browser, and wait until the session is live.
 
-use super::credential_process::kind;
 use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, LOGIN_WAIT, REQUEST_TIMEOUT};
 use sso_agent::protocol::{PendingLoginInfo, Request, Response};
@@ -19,7 +18,7 @@ pub fn run(session: Option<String>, profile: Option<String>, no_browser: bool) -
             return Ok(());
         }
         Response::LoginPending(pending) => pending,
-        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
     };
     show(&pending, no_browser);
     match client.request(
@@ -35,7 +34,7 @@ pub fn run(session: Option<String>, profile: Option<String>, no_browser: bool) -
             println!("Logged in to sso-session {session} (token valid until {expires_at}; the agent renews it).");
             Ok(())
         }
-        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
     }
 }
 

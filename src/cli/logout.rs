@@ -1,6 +1,5 @@
 //! `sso-agent logout [--sso-session S | --all]`.
 
-use super::credential_process::kind;
 use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
 use sso_agent::protocol::{Request, Response};
@@ -14,7 +13,7 @@ pub fn run(session: Option<String>, all: bool) -> Result<()> {
         Response::LoggedOut { sessions } => {
             println!("Logged out of sso-session {}.", sessions.join(", "))
         }
-        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
     }
     Ok(())
 }

@@ -1,6 +1,5 @@
 //! `sso-agent status [--json]`: what the agent holds — never a secret.
 
-use super::credential_process::kind;
 use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
 use sso_agent::protocol::{Request, Response};
@@ -9,7 +8,7 @@ pub fn run(json: bool) -> Result<()> {
     let mut client = AgentClient::connect()?;
     let status = match client.request(Request::Status, REQUEST_TIMEOUT)? {
         Response::Status(status) => status,
-        other => bail!("unexpected answer from the agent: {}", kind(&other)),
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
