@@ -1,5 +1,5 @@
 //! The blocking client every CLI command uses: std Unix socket, no async runtime, so
-//! `credential-process` starts and answers in about a millisecond. When no agent answers it
+//! `credential-process` starts and answers in well under a millisecond. When no agent answers it
 //! starts one (at most one, under a lock) unless `SSO_AGENT_NO_AUTOSTART=1`.
 
 use crate::paths;
