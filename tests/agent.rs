@@ -695,3 +695,37 @@ async fn the_small_helper_answers_as_the_subcommand_and_can_start_the_agent() {
     world.run(&["logout", "--all"]);
     signal(status["pid"].as_u64().unwrap() as u32, "TERM");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_the_requests_in_flight_before_the_agent_exits() {
+    let emulator = emulator().await;
+    let mut world = AgentHome::new(&emulator, "drain");
+    let pid = world.start_agent();
+    // A request in flight: it waits for a login nobody approves.
+    let waiting = world
+        .command(&["credential-process", "--profile", "dev"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status: Value =
+            serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).unwrap();
+        if status["sessions"][0]["pending_login"].is_object() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pending login");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(pid, "TERM");
+    // The waiting caller gets an answer (the login was ended), not a dropped connection.
+    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("was cancelled"), "{stderr}");
+    assert!(world.wait_agent(pid).success(), "{}", world.logs());
+    assert!(!world.socket.exists(), "the socket is removed");
+}
