@@ -1,18 +1,71 @@
 //! The AWS SDK configuration every sso-oidc and sso client is built from.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
+use aws_types::os_shim_internal::Env;
 
 /// The shared configuration for one IAM Identity Center region. Endpoints follow the SDK's own
 /// rules (`AWS_ENDPOINT_URL_SSO_OIDC`, `AWS_ENDPOINT_URL_SSO`, `AWS_ENDPOINT_URL`, `services`
 /// sections of the config file); the calls are unsigned, so no credentials are looked up.
 pub async fn sdk_config(region: &str) -> SdkConfig {
+    let env = Env::real();
+    let profile = env.get("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    let text = std::fs::read_to_string(crate::config::config_file_path(&env)).unwrap_or_default();
+    // The SDK is given the sections it reads and nothing else: parsing a config of thousands of
+    // profiles a second time costs the agent megabytes, and the credentials file (static keys)
+    // is never read at all.
+    let files = EnvConfigFiles::builder()
+        .include_default_config_file(false)
+        .include_default_credentials_file(false)
+        .with_contents(
+            EnvConfigFileKind::Config,
+            sections_the_sdk_reads(&text, &profile),
+        )
+        .build();
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .no_credentials()
+        .profile_files(files)
         .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// The config text without the sections the SDK would not look at: other profiles and the
+/// sso-sessions. Anything else (`services` sections, headers it cannot read) is kept, so the
+/// SDK decides on it as it would on the whole file.
+fn sections_the_sdk_reads(text: &str, profile: &str) -> String {
+    let mut kept = String::new();
+    let mut keep = true;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            keep = section_is_read(line, profile);
+        }
+        if keep {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+fn section_is_read(header: &str, profile: &str) -> bool {
+    // As the SDK's parser reads a header: a comment may follow the closing bracket.
+    let header = header.split(['#', ';']).next().unwrap_or_default().trim();
+    let Some(name) = header
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    else {
+        return true;
+    };
+    let words: Vec<&str> = name.split_whitespace().collect();
+    match words.as_slice() {
+        ["default"] => profile == "default",
+        ["profile", name] => *name == profile,
+        ["sso-session", _] => false,
+        _ => true,
+    }
 }
 
 /// The SDK sets no operation timeout by default: a stalled connection would hold a request (and
@@ -75,6 +128,24 @@ impl CallFailure {
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn the_sdk_gets_the_active_profile_and_the_services_sections_only() {
+        let text = "# top\n[default]\nregion = eu-west-1\n\
+                    [profile dev] # mine\nservices = local\nsso_session = corp\n\
+                    [profile  other]\nendpoint_url = http://other\n\
+                    [sso-session corp]\nsso_start_url = https://corp.example/start\n\
+                    [services local]\nsso =\n  endpoint_url = http://127.0.0.1:9\n\
+                    [odd header\nkey = value\n";
+        assert_eq!(
+            sections_the_sdk_reads(text, "dev"),
+            "# top\n[profile dev] # mine\nservices = local\nsso_session = corp\n\
+             [services local]\nsso =\n  endpoint_url = http://127.0.0.1:9\n\
+             [odd header\nkey = value\n"
+        );
+        assert!(sections_the_sdk_reads(text, "default").contains("[default]\nregion = eu-west-1\n"));
+        assert!(!sections_the_sdk_reads(text, "default").contains("[profile"));
+    }
 
     #[tokio::test]
     async fn every_call_has_a_time_limit() {

@@ -7,6 +7,7 @@ use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_types::os_shim_internal::{Env, Fs};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const DEFAULT_SCOPE: &str = "sso:account:access";
 
@@ -29,6 +30,22 @@ pub struct ProfileConfig {
     pub account_id: String,
     pub role_name: String,
     pub region: Option<String>,
+}
+
+/// The role a profile's credentials come from. The index keeps one per profile and the agent's
+/// role cache shares it, so a request allocates no key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoleKey {
+    pub session: String,
+    pub account_id: String,
+    pub role_name: String,
+}
+
+/// A profile as the agent's hot path needs it: shared, nothing copied.
+#[derive(Debug, Clone)]
+pub struct ProfileRole {
+    pub session: Arc<SsoSessionConfig>,
+    pub role: Arc<RoleKey>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -203,14 +220,14 @@ impl AwsConfig {
 /// this way, for as long as the agent runs.
 pub struct ConfigIndex {
     file: String,
-    sessions: HashMap<String, Result<std::sync::Arc<SsoSessionConfig>, ConfigError>>,
-    profiles: HashMap<String, Result<ProfileEntry, ConfigError>>,
+    sessions: HashMap<String, Result<Arc<SsoSessionConfig>, ConfigError>>,
+    /// Boxed errors keep the table's slots small: most profiles are valid.
+    profiles: HashMap<String, Result<ProfileEntry, Box<ConfigError>>>,
 }
 
 struct ProfileEntry {
-    session: std::sync::Arc<SsoSessionConfig>,
-    account_id: String,
-    role_name: String,
+    session: Arc<SsoSessionConfig>,
+    role: Arc<RoleKey>,
     region: Option<String>,
 }
 
@@ -220,29 +237,30 @@ impl AwsConfig {
         let sessions: HashMap<_, _> = self
             .sections
             .sso_sessions()
-            .map(|name| {
-                (
-                    name.to_string(),
-                    self.sso_session(name).map(std::sync::Arc::new),
-                )
-            })
+            .map(|name| (name.to_string(), self.sso_session(name).map(Arc::new)))
             .collect();
         let profiles = self
             .sections
             .profiles()
             .map(|name| {
-                let entry = self.profile(name).map(|profile| ProfileEntry {
-                    // Share the session's config instead of a copy per profile.
-                    session: sessions
-                        .get(&profile.session.name)
-                        .and_then(|session| session.as_ref().ok())
-                        .filter(|session| ***session == profile.session)
-                        .cloned()
-                        .unwrap_or_else(|| std::sync::Arc::new(profile.session)),
-                    account_id: profile.account_id,
-                    role_name: profile.role_name,
-                    region: profile.region,
-                });
+                let entry = self
+                    .profile(name)
+                    .map_err(Box::new)
+                    .map(|profile| ProfileEntry {
+                        role: Arc::new(RoleKey {
+                            session: profile.session.name.clone(),
+                            account_id: profile.account_id,
+                            role_name: profile.role_name,
+                        }),
+                        // Share the session's config instead of a copy per profile.
+                        session: sessions
+                            .get(&profile.session.name)
+                            .and_then(|session| session.as_ref().ok())
+                            .filter(|session| ***session == profile.session)
+                            .cloned()
+                            .unwrap_or_else(|| Arc::new(profile.session)),
+                        region: profile.region,
+                    });
                 (name.to_string(), entry)
             })
             .collect();
@@ -281,15 +299,29 @@ impl ConfigIndex {
     }
 
     pub fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
+        let entry = self.entry(name)?;
+        Ok(ProfileConfig {
+            name: name.to_string(),
+            session: (*entry.session).clone(),
+            account_id: entry.role.account_id.clone(),
+            role_name: entry.role.role_name.clone(),
+            region: entry.region.clone(),
+        })
+    }
+
+    /// The profile's session and role, shared with the index.
+    pub fn profile_role(&self, name: &str) -> Result<ProfileRole, ConfigError> {
+        let entry = self.entry(name)?;
+        Ok(ProfileRole {
+            session: entry.session.clone(),
+            role: entry.role.clone(),
+        })
+    }
+
+    fn entry(&self, name: &str) -> Result<&ProfileEntry, ConfigError> {
         match self.profiles.get(name) {
-            Some(Ok(entry)) => Ok(ProfileConfig {
-                name: name.to_string(),
-                session: (*entry.session).clone(),
-                account_id: entry.account_id.clone(),
-                role_name: entry.role_name.clone(),
-                region: entry.region.clone(),
-            }),
-            Some(Err(err)) => Err(err.clone()),
+            Some(Ok(entry)) => Ok(entry),
+            Some(Err(err)) => Err((**err).clone()),
             None => Err(ConfigError::UnknownProfile {
                 file: self.file.clone(),
                 name: name.to_string(),
@@ -316,15 +348,23 @@ fn scopes(value: Option<&str>) -> Vec<String> {
 }
 
 /// `$AWS_CONFIG_FILE`, else `$HOME/.aws/config`, as a path to show in messages.
-fn config_file_path(env: &Env) -> String {
-    if let Ok(path) = env.get("AWS_CONFIG_FILE") {
-        return path;
+/// The file the SDKs read: `AWS_CONFIG_FILE` (a leading `~` is the home directory, as in the
+/// SDKs), else `~/.aws/config`.
+pub fn config_file_path(env: &Env) -> String {
+    let home = env.get("HOME").ok();
+    match env.get("AWS_CONFIG_FILE") {
+        Ok(path) => match (path.strip_prefix('~'), home) {
+            (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{home}{rest}")
+            }
+            _ => path,
+        },
+        Err(_) => PathBuf::from(home.as_deref().unwrap_or("~"))
+            .join(".aws")
+            .join("config")
+            .display()
+            .to_string(),
     }
-    let home = env
-        .get("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("~"));
-    home.join(".aws").join("config").display().to_string()
 }
 
 #[cfg(test)]
@@ -395,6 +435,19 @@ sso_role_name = R
         let index = config.index();
         for name in ["dev", "legacy", "broken", "dangling", "default", "nobody"] {
             assert_eq!(index.profile(name), config.profile(name), "{name}");
+            let role = index.profile_role(name).map(|role| {
+                let key = &*role.role;
+                (key.clone(), (*role.session).clone())
+            });
+            let expected = config.profile(name).map(|profile| {
+                let key = RoleKey {
+                    session: profile.session.name.clone(),
+                    account_id: profile.account_id,
+                    role_name: profile.role_name,
+                };
+                (key, profile.session)
+            });
+            assert_eq!(role, expected, "{name}");
         }
         assert_eq!(index.sso_session("corp"), config.sso_session("corp"));
         assert_eq!(index.sso_session("other"), config.sso_session("other"));
@@ -464,5 +517,19 @@ sso_role_name = R
             config.sso_session("s").unwrap().registration_scopes,
             [DEFAULT_SCOPE]
         );
+    }
+
+    #[test]
+    fn a_config_file_path_under_the_home_directory_is_expanded() {
+        let with = |vars: &[(&str, &str)]| config_file_path(&Env::from_slice(vars));
+        assert_eq!(
+            with(&[("HOME", "/home/me"), ("AWS_CONFIG_FILE", "~/work/aws")]),
+            "/home/me/work/aws"
+        );
+        assert_eq!(
+            with(&[("HOME", "/home/me"), ("AWS_CONFIG_FILE", "~other/aws")]),
+            "~other/aws"
+        );
+        assert_eq!(with(&[("HOME", "/home/me")]), "/home/me/.aws/config");
     }
 }

@@ -729,3 +729,31 @@ async fn sigterm_answers_the_requests_in_flight_before_the_agent_exits() {
     assert!(world.wait_agent(pid).success(), "{}", world.logs());
     assert!(!world.socket.exists(), "the socket is removed");
 }
+
+/// The endpoints may come from the config file instead of the environment: the SDK still
+/// resolves them with its own rules, from the sections the agent hands it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_from_a_services_section_of_the_config_are_used() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, "services");
+    let config_path = world.home.join(".aws/config");
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    config.push_str(&format!(
+        "\n[default]\nservices = emulator\n\n[services emulator]\nsso =\n  endpoint_url = {url}\n\
+         sso-oidc =\n  endpoint_url = {url}\n",
+        url = emulator.base_url
+    ));
+    std::fs::write(&config_path, config).unwrap();
+    world.start_agent_with(|agent| {
+        agent
+            .env_remove("AWS_ENDPOINT_URL_SSO_OIDC")
+            .env_remove("AWS_ENDPOINT_URL_SSO");
+    });
+    let output = world.run(&["credential-process", "--profile", "dev"]);
+    assert!(output.status.success(), "{}", world.logs());
+    parse_credentials(&stdout_of(&output));
+    let calls = calls_now(&emulator).await;
+    assert_eq!(operations(&calls, "GetRoleCredentials"), 1);
+    world.run(&["logout", "--all"]);
+}

@@ -1,7 +1,9 @@
 //! `~/.aws/config` as the agent last read it, read again when the file changes (one `stat` per
 //! request), so editing the file needs no restart and the hot path parses nothing.
 
-use crate::config::{AwsConfig, ConfigError, ConfigIndex, ProfileConfig, SsoSessionConfig};
+use crate::config::{
+    AwsConfig, ConfigError, ConfigIndex, ProfileConfig, ProfileRole, SsoSessionConfig,
+};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -43,6 +45,10 @@ impl ConfigCache {
         self.current().await?.profile(name)
     }
 
+    pub async fn profile_role(&self, name: &str) -> Result<ProfileRole, ConfigError> {
+        self.current().await?.profile_role(name)
+    }
+
     pub async fn session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
         self.current().await?.sso_session(name)
     }
@@ -54,12 +60,8 @@ impl ConfigCache {
     }
 }
 
-fn config_path() -> std::path::PathBuf {
-    if let Some(path) = std::env::var_os("AWS_CONFIG_FILE") {
-        return path.into();
-    }
-    let home = std::env::var_os("HOME").unwrap_or_default();
-    std::path::PathBuf::from(home).join(".aws").join("config")
+fn config_path() -> String {
+    crate::config::config_file_path(&aws_types::os_shim_internal::Env::real())
 }
 
 /// Hands freed heap back to the system: glibc keeps it otherwise, and the parse of a large config

@@ -13,15 +13,11 @@ use std::time::{Duration, SystemTime};
 const KEEP_WARM: Duration = Duration::from_secs(3600);
 
 pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
-    let profile = match agent.config.profile(profile).await {
+    let profile = match agent.config.profile_role(profile).await {
         Ok(profile) => profile,
         Err(err) => return error(ErrorKind::Config, err.to_string()),
     };
-    let key = RoleKey {
-        session: profile.session.name.clone(),
-        account_id: profile.account_id.clone(),
-        role_name: profile.role_name.clone(),
-    };
+    let key = profile.role;
     let entry = agent.roles.entry(&key);
     let now = SystemTime::now();
     entry.touch(now);
@@ -53,7 +49,7 @@ pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
 async fn fetch(
     agent: &Arc<Agent>,
     slot: &Arc<SessionSlot>,
-    key: &RoleKey,
+    key: &Arc<RoleKey>,
     token: &TokenSet,
 ) -> Result<Arc<CachedCredentials>, PortalError> {
     let clients = agent.clients(&slot.config.region).await;
@@ -120,7 +116,7 @@ pub async fn renew_roles(agent: Arc<Agent>) {
     }
 }
 
-async fn renew(agent: Arc<Agent>, key: RoleKey, entry: Arc<RoleEntry>) {
+async fn renew(agent: Arc<Agent>, key: Arc<RoleKey>, entry: Arc<RoleEntry>) {
     // A request fetching the same role is the renewal.
     let Ok(_flight) = entry.fetching.try_lock() else {
         return;

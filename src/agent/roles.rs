@@ -18,12 +18,7 @@ pub const RENEW_AHEAD: Duration = Duration::from_secs(20 * 60);
 /// A failed renewal is tried again after this.
 const RETRY_GAP: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoleKey {
-    pub session: String,
-    pub account_id: String,
-    pub role_name: String,
-}
+pub use crate::config::RoleKey;
 
 /// Credentials ready to send: the response frame is encoded once, when they arrive.
 pub struct CachedCredentials {
@@ -135,15 +130,16 @@ impl RoleEntry {
 
 #[derive(Default)]
 pub struct RoleCache {
-    entries: Mutex<HashMap<RoleKey, Arc<RoleEntry>>>,
+    /// Keyed by the config index's own `Arc<RoleKey>`: the strings exist once.
+    entries: Mutex<HashMap<Arc<RoleKey>, Arc<RoleEntry>>>,
     /// Signalled when credentials arrive, so the renewer learns the new deadline.
     pub added: tokio::sync::Notify,
 }
 
 impl RoleCache {
-    pub fn entry(&self, key: &RoleKey) -> Arc<RoleEntry> {
+    pub fn entry(&self, key: &Arc<RoleKey>) -> Arc<RoleEntry> {
         let mut entries = self.lock();
-        if let Some(entry) = entries.get(key) {
+        if let Some(entry) = entries.get(&**key) {
             return entry.clone();
         }
         let entry = Arc::new(RoleEntry::new());
@@ -152,7 +148,7 @@ impl RoleCache {
     }
 
     /// Every entry, for the renewer.
-    pub fn entries(&self) -> Vec<(RoleKey, Arc<RoleEntry>)> {
+    pub fn entries(&self) -> Vec<(Arc<RoleKey>, Arc<RoleEntry>)> {
         self.lock()
             .iter()
             .map(|(key, entry)| (key.clone(), entry.clone()))
@@ -160,7 +156,7 @@ impl RoleCache {
     }
 
     /// Every cached role with its credentials' expiration, in key order.
-    pub fn snapshot(&self) -> Vec<(RoleKey, SystemTime)> {
+    pub fn snapshot(&self) -> Vec<(Arc<RoleKey>, SystemTime)> {
         let mut roles: Vec<_> = self
             .lock()
             .iter()
@@ -178,7 +174,7 @@ impl RoleCache {
         self.lock().retain(|key, _| key.session != session);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoleKey, Arc<RoleEntry>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<RoleKey>, Arc<RoleEntry>>> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -31,9 +31,9 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
         .snapshot()
         .into_iter()
         .map(|(key, expiration)| RoleStatus {
-            session: key.session,
-            account_id: key.account_id,
-            role_name: key.role_name,
+            session: key.session.clone(),
+            account_id: key.account_id.clone(),
+            role_name: key.role_name.clone(),
             expiration: rfc3339(expiration),
         })
         .collect();
