@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = index.sso_sessions();
         for name in ["default", "dev", "corp", "a", ""] {
             let _ = index.profile(name);
+            let _ = index.profile_role(name);
             let _ = index.sso_session(name);
             let _ = config.profile(name);
         }
