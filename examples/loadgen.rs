@@ -1,21 +1,46 @@
 //! Load for the agent, bounded: `loadgen SOCKET CONNECTIONS REQUESTS_PER_CONNECTION PROFILE...`.
-//! Each connection is a thread with its own socket, asking for credentials in a loop (profiles in
-//! turn); prints one JSON line: requests, errors, seconds, requests/s, p50/p99/max latency (µs).
+//! Each connection asks again as soon as it has its answer (profiles in turn).
+//!
+//! One thread drives every connection (tokio's current-thread runtime), so the client uses one
+//! core at most: with a thread per connection, 64 client threads took turns with the agent on
+//! the 2 cores, and the p99 measured the client's scheduling as much as the agent.
+//!
+//! Prints one JSON line: requests, errors, seconds, requests/s, p50/p99/max latency (µs).
 
 use sso_agent::protocol::{self, Envelope, Request, PROTOCOL_VERSION};
-use std::os::unix::net::UnixStream;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+struct Load {
+    socket: String,
+    connections: usize,
+    per_connection: usize,
+    frames: Vec<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct Outcome {
+    latencies: Vec<Duration>,
+    errors: usize,
+}
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let (socket, connections, per_connection) = (
-        args[1].clone(),
-        args[2].parse::<usize>().expect("connections"),
-        args[3].parse::<usize>().expect("requests per connection"),
-    );
-    let profiles: Vec<String> = args[4..].to_vec();
-    assert!(!profiles.is_empty(), "name at least one profile");
-    let frames: Vec<Vec<u8>> = profiles
+    let load = parse(std::env::args().skip(1).collect());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    let outcomes = runtime.block_on(tokio::task::LocalSet::new().run_until(run(Rc::new(load))));
+    report(outcomes, started.elapsed());
+}
+
+fn parse(args: Vec<String>) -> Load {
+    let usage = "usage: loadgen SOCKET CONNECTIONS REQUESTS_PER_CONNECTION PROFILE...";
+    assert!(args.len() >= 4, "{usage}");
+    let frames = args[3..]
         .iter()
         .map(|profile| {
             protocol::encode(&Envelope {
@@ -27,43 +52,64 @@ fn main() {
             })
         })
         .collect();
-    let started = Instant::now();
-    let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..connections)
-            .map(|worker| {
-                let (socket, frames) = (&socket, &frames);
-                scope.spawn(move || {
-                    let mut stream = UnixStream::connect(socket).expect("connect");
-                    let mut latencies = Vec::with_capacity(per_connection);
-                    let mut errors = 0;
-                    for n in 0..per_connection {
-                        let frame = &frames[(worker * per_connection + n) % frames.len()];
-                        let asked = Instant::now();
-                        protocol::write_frame(&mut stream, frame).expect("write");
-                        let answer = protocol::read_frame(&mut stream).expect("read");
-                        latencies.push(asked.elapsed());
-                        // A cheap check keeps the client's share of the 2 cores small.
-                        if !answer.starts_with(br#"{"type":"credentials""#) {
-                            errors += 1;
-                        }
-                    }
-                    (latencies, errors)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().unwrap())
-            .collect()
-    });
-    let seconds = started.elapsed().as_secs_f64();
-    let errors: usize = results.iter().map(|(_, errors)| errors).sum();
-    let mut latencies: Vec<Duration> = results
+    Load {
+        socket: args[0].clone(),
+        connections: args[1].parse().expect(usage),
+        per_connection: args[2].parse().expect(usage),
+        frames,
+    }
+}
+
+async fn run(load: Rc<Load>) -> Vec<Outcome> {
+    // Connect every client first, so the clock measures requests only.
+    let mut streams = Vec::with_capacity(load.connections);
+    for _ in 0..load.connections {
+        streams.push(UnixStream::connect(&load.socket).await.expect("connect"));
+    }
+    let clients: Vec<_> = streams
         .into_iter()
-        .flat_map(|(latencies, _)| latencies)
+        .enumerate()
+        .map(|(worker, stream)| tokio::task::spawn_local(client(load.clone(), worker, stream)))
+        .collect();
+    let mut outcomes = Vec::with_capacity(clients.len());
+    for client in clients {
+        outcomes.push(client.await.expect("client"));
+    }
+    outcomes
+}
+
+async fn client(load: Rc<Load>, worker: usize, mut stream: UnixStream) -> Outcome {
+    let mut outcome = Outcome {
+        latencies: Vec::with_capacity(load.per_connection),
+        ..Outcome::default()
+    };
+    let mut answer = Vec::new();
+    for n in 0..load.per_connection {
+        let frame = &load.frames[(worker * load.per_connection + n) % load.frames.len()];
+        let asked = Instant::now();
+        stream.write_all(frame).await.expect("write");
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header).await.expect("read");
+        answer.resize(u32::from_be_bytes(header) as usize, 0);
+        stream.read_exact(&mut answer).await.expect("read");
+        outcome.latencies.push(asked.elapsed());
+        // A cheap check keeps the client's share of the CPU small.
+        if !answer.starts_with(br#"{"type":"credentials""#) {
+            outcome.errors += 1;
+        }
+    }
+    outcome
+}
+
+fn report(outcomes: Vec<Outcome>, elapsed: Duration) {
+    let errors: usize = outcomes.iter().map(|outcome| outcome.errors).sum();
+    let mut latencies: Vec<Duration> = outcomes
+        .into_iter()
+        .flat_map(|outcome| outcome.latencies)
         .collect();
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
+    let seconds = elapsed.as_secs_f64();
     println!(
         "{{\"requests\": {}, \"errors\": {errors}, \"seconds\": {seconds:.3}, \"per_second\": {:.0}, \"p50_us\": {:.1}, \"p99_us\": {:.1}, \"max_us\": {:.1}}}",
         latencies.len(),

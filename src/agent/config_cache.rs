@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 pub struct ConfigCache {
+    /// Resolved once: the agent's environment does not change.
+    path: String,
     loaded: Mutex<Option<Loaded>>,
 }
 
@@ -19,14 +21,16 @@ struct Loaded {
 impl ConfigCache {
     pub fn new() -> Self {
         Self {
+            path: crate::config::config_file_path(&aws_types::os_shim_internal::Env::real()),
             loaded: Mutex::new(None),
         }
     }
 
     /// The configuration, read again if the file's modification time changed.
     pub async fn current(&self) -> Result<std::sync::Arc<ConfigIndex>, ConfigError> {
-        let path = config_path();
-        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
         if let Some(loaded) = self.lock().as_ref() {
             if loaded.modified == modified {
                 return Ok(loaded.config.clone());
@@ -58,10 +62,6 @@ impl ConfigCache {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn config_path() -> String {
-    crate::config::config_file_path(&aws_types::os_shim_internal::Env::real())
 }
 
 /// Hands freed heap back to the system: glibc keeps it otherwise, and the parse of a large config

@@ -6,7 +6,7 @@ use crate::protocol::{self, decode_request, ErrorKind, FrameError, Response};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -73,8 +73,11 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl Fut
     }
 }
 
+/// A request (header and payload) usually fits this, so one `recv` reads it whole.
+const READ_BUFFER: usize = 512;
+
 async fn serve_connection(
-    mut stream: UnixStream,
+    stream: UnixStream,
     agent: Arc<Agent>,
     uid: u32,
     timeout: Duration,
@@ -88,6 +91,7 @@ async fn serve_connection(
                 kind: ErrorKind::Forbidden,
                 message: format!("this agent serves uid {uid} only"),
             };
+            let mut stream = stream;
             let _ = stream.write_all(&protocol::encode(&refusal)).await;
             return;
         }
@@ -96,6 +100,7 @@ async fn serve_connection(
             return;
         }
     }
+    let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
     loop {
         let payload = tokio::select! {
             read = tokio::time::timeout(timeout, read_frame(&mut stream)) => match read {
@@ -127,7 +132,7 @@ fn error_reply(message: String) -> Reply {
     })
 }
 
-async fn read_frame(stream: &mut UnixStream) -> Result<Vec<u8>, FrameError> {
+async fn read_frame(stream: &mut BufReader<UnixStream>) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     match stream.read_exact(&mut header).await {
         Ok(_) => {}
@@ -141,7 +146,7 @@ async fn read_frame(stream: &mut UnixStream) -> Result<Vec<u8>, FrameError> {
     Ok(payload)
 }
 
-async fn write_reply(stream: &mut UnixStream, reply: Reply) -> std::io::Result<()> {
+async fn write_reply(stream: &mut BufReader<UnixStream>, reply: Reply) -> std::io::Result<()> {
     match reply {
         Reply::Encoded(cached) => stream.write_all(&cached.frame).await,
         Reply::Message(response) => {
