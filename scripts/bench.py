@@ -164,6 +164,13 @@ def hyperfine(commands, runs, env, warmup=10):
     return [(statistics.median(r["times"]), r["stddev"], min(r["times"]), max(r["times"])) for r in results]
 
 
+def criterion(name):
+    """A criterion figure from `cargo bench --bench request`: median and its 95% interval, in ns."""
+    estimates = json.loads((ROOT / "target" / "criterion" / "request" / name / "new" / "estimates.json").read_text())
+    median = estimates["median"]
+    return median["point_estimate"], median["confidence_interval"]["lower_bound"], median["confidence_interval"]["upper_bound"]
+
+
 def ms(seconds):
     return f"{seconds * 1000:.2f} ms"
 
@@ -258,6 +265,8 @@ def write(rows):
     start, reads = rows["p5_start"]
     cpu = run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).stdout.strip()
     subcommand, subcommand_rss = rows["subcommand"]
+    in_few, in_many, decode = criterion("cached, 10 roles"), criterion("cached, 10000 roles"), criterion("decode")
+    ns = lambda figure: f"{figure[0]:.0f} ns (95% CI {figure[1]:.0f}–{figure[2]:.0f})"
     lines = [
         "# sso-agent benchmarks",
         "",
@@ -297,6 +306,9 @@ def write(rows):
         f"| P5 | start-up to first answer, empty config read | {rows['idle_start'] * 1000:.0f} ms | | |",
         f"| P5 | request p50 with 10 roles cached → 10,000 cached | {few['p50_us']:.1f} → {many['p50_us']:.1f} µs | flat | "
         f"{verdict(many['p50_us'] <= few['p50_us'] * 1.5)} |",
+        f"| P5 | in-process (criterion): the agent answering a cached request, 10 → 10,000 roles cached | "
+        f"{ns(in_few)} → {ns(in_many)} | flat | {verdict(in_many[0] <= in_few[0] * 1.2)} |",
+        f"| P5 | in-process: decoding a request frame | {ns(decode)} | | |",
         f"| load | 1,000,000 requests at 64 clients | {million['requests']:,} answered, {million['errors']} errors, "
         f"{million['per_second']:,.0f}/s, p99 {million['p99_us']:.0f} µs | 0 errors | {verdict(million['errors'] == 0)} |",
         f"| load | agent RSS before → after (peak) | {rss_before / 1024:.1f} → {rss_after / 1024:.1f} MiB "
@@ -317,7 +329,9 @@ def write(rows):
         "- P3: `VmRSS` of the agent process; the anonymous part from `/proc/PID/smaps_rollup`. P4: the",
         "  emulator's call log, and `store_reads` from `status`.",
         "- P5: from spawning `sso-agent daemon` to the first `status` answer, median of 5 starts; the",
-        "  per-request cost is one client's p50, the best of five runs of 20,000 requests.",
+        "  per-request cost is one client's p50, the best of five runs of 20,000 requests, and in",
+        "  process, `benches/request.rs` (criterion): `Agent::handle` on the real agent (in-memory",
+        "  store, logged in through the emulator, 10,000 profiles), no socket.",
     ]
     fuzzing = ROOT / "docs" / "fuzzing.md"
     if fuzzing.exists():
