@@ -12,14 +12,21 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Xvfb + dunst + dbus-monitor, stopped when dropped.
+/// Xvfb + dunst + dbus-monitor, stopped when dropped. One at a time: the tests share the
+/// session bus, where one server owns the notifications name.
 struct Desktop {
     processes: Vec<Child>,
     monitor: Arc<Mutex<String>>,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_DESKTOP: Mutex<()> = Mutex::new(());
 
 impl Desktop {
     fn start() -> Self {
+        let turn = ONE_DESKTOP
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         assert!(
             std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
             "no D-Bus session: run the suite with scripts/test"
@@ -82,6 +89,7 @@ impl Desktop {
         Self {
             processes,
             monitor: text,
+            _turn: turn,
         }
     }
 
@@ -245,4 +253,27 @@ async fn a_login_notification_shows_the_code_opens_the_page_and_goes_away_and_an
         desktop.recorded()[before..].contains(code.as_deref().unwrap())
     });
     world.run(&["logout", "--all"]);
+}
+
+/// The README's main command on a desktop: the demo's agent shows its login code in a real
+/// notification while the login waits.
+#[test]
+fn the_demo_shows_its_login_code_in_a_desktop_notification() {
+    let desktop = Desktop::start();
+    let output = Command::new(env!("CARGO_BIN_EXE_sso-agent"))
+        .arg("demo")
+        .env_remove("SSO_AGENT_SOCKET")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("a desktop notification shows the login code"));
+    let code = stdout
+        .lines()
+        .find_map(|line| line.split_once("| ")?.1.trim().strip_prefix("code"))
+        .map(str::trim)
+        .expect("the demo prints the login code");
+    let recorded = desktop.wait_for("the demo's Notify call", code);
+    let notify = &recorded[recorded.find("member=Notify").expect("a Notify call")..];
+    assert!(notify.contains("AWS login needed: demo"), "{notify}");
 }
