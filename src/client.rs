@@ -82,13 +82,27 @@ impl AgentClient {
             version: PROTOCOL_VERSION,
             body: request,
         });
-        protocol::write_frame(&mut self.stream, &frame).map_err(io)?;
+        // An agent that refuses the connection answers at once and closes it, so the write may
+        // fail; its answer is still there to read.
+        let write_failed = match protocol::write_frame(&mut self.stream, &frame) {
+            Ok(()) => None,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                Some(err)
+            }
+            Err(err) => return Err(io(err)),
+        };
         let payload = match protocol::read_frame_within(&mut self.stream, protocol::MAX_RESPONSE) {
             Ok(payload) => zeroize::Zeroizing::new(payload),
             Err(FrameError::Closed) => {
                 return Err(io_error(
                     &self.socket,
-                    io::Error::other("the agent closed the connection"),
+                    write_failed
+                        .unwrap_or_else(|| io::Error::other("the agent closed the connection")),
                 ))
             }
             Err(FrameError::Io(err)) => return Err(io_error(&self.socket, err)),
@@ -194,4 +208,39 @@ fn last_line(path: &Path) -> String {
                 .last()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The agent refuses another user's connection with an answer and closes it at once; a
+    /// client that writes after the close still reads the refusal, not "broken pipe".
+    #[test]
+    fn an_answer_sent_before_the_agent_closed_is_read_even_if_the_write_fails() {
+        let dir = std::env::temp_dir().join(format!("sso-agent-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let agent = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let refusal = Response::Error {
+                kind: ErrorKind::Forbidden,
+                message: "this agent serves uid 0 only".into(),
+            };
+            stream.write_all(&protocol::encode(&refusal)).unwrap();
+        });
+        let mut client = AgentClient::connect_to(&socket).unwrap();
+        agent.join().unwrap(); // answered and closed before the request is written
+        let answer = client.request(Request::Status, Duration::from_secs(5));
+        std::fs::remove_dir_all(&dir).unwrap();
+        match answer {
+            Err(ClientError::Agent { kind, message }) => {
+                assert_eq!(kind, ErrorKind::Forbidden);
+                assert!(message.contains("serves uid 0 only"));
+            }
+            other => panic!("expected the refusal, got {other:?}"),
+        }
+    }
 }
