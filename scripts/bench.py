@@ -381,8 +381,10 @@ def write(rows):
             "  counts ~10 MiB live, which is ~4 MiB at idle, ~2.5 MiB for the checked index of the",
             "  10,000 profiles, and ~0.45 KB per cached role. Most of each role is its answer, kept",
             "  encoded; the session token alone is ~300 bytes from the emulator and larger from AWS. The",
-            "  rest of the anonymous row is thread stacks and allocator slack. Building with",
-            "  `opt-level = \"s\"` saved only 2 MiB and cost speed, so it was not taken.",
+            "  rest of the anonymous row is thread stacks and allocator slack. Also measured and not",
+            "  taken: a build with `opt-level = \"s\"` saved 2 MiB, far from the target, for code",
+            "  optimised for size on the hot path (its speed was not measured); mimalloc doubled the",
+            "  figure; `MALLOC_ARENA_MAX=1` saved ~0.4 MiB.",
         ]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
