@@ -119,6 +119,7 @@ fn request(c: &mut Criterion) {
             .iter(|| world.agent.handle(credentials("r0")))
     });
     let frame = protocol::encode(&Envelope {
+        config_file: None,
         version: PROTOCOL_VERSION,
         body: credentials("r0"),
     });

@@ -44,6 +44,7 @@ fn parse(args: Vec<String>) -> Load {
         .iter()
         .map(|profile| {
             protocol::encode(&Envelope {
+                config_file: None,
                 version: PROTOCOL_VERSION,
                 body: Request::Credentials {
                     profile: profile.clone(),

@@ -32,6 +32,33 @@ pub async fn sdk_config(region: &str) -> SdkConfig {
         .await
 }
 
+/// The sso-oidc endpoint clients built from `sdk` call, resolved as the SDK resolves it: the
+/// service's own setting (`AWS_ENDPOINT_URL_SSO_OIDC`, a `services` section), then the global
+/// one (`AWS_ENDPOINT_URL`, `endpoint_url`), then AWS's endpoint for the region.
+pub fn oidc_endpoint(sdk: &SdkConfig, region: &str) -> String {
+    use aws_types::service_config::ServiceConfigKey;
+    let key = ServiceConfigKey::builder()
+        .service_id("SSO OIDC")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("every field is set");
+    sdk.service_config()
+        .and_then(|config| config.load_config(key))
+        .or_else(|| sdk.endpoint_url().map(str::to_string))
+        .unwrap_or_else(|| aws_oidc_endpoint(region))
+}
+
+/// AWS's own sso-oidc endpoint for a region (the China partition has its own domain).
+pub fn aws_oidc_endpoint(region: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://oidc.{region}.{domain}")
+}
+
 /// The config text without the sections the SDK would not look at: other profiles and the
 /// sso-sessions. Anything else (`services` sections, headers it cannot read) is kept, so the
 /// SDK decides on it as it would on the whole file.

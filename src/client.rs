@@ -1,11 +1,14 @@
 //! The blocking client every CLI command uses: std Unix socket, no async runtime, so
-//! `credential-process` starts and answers in well under a millisecond. When no agent answers it
-//! starts one (at most one, under a lock) unless `SSO_AGENT_NO_AUTOSTART=1`.
+//! `credential-process` starts and answers in well under a millisecond. It trusts nothing it
+//! did not check: the socket's directory must be the user's own (looked at with `lstat`) and the
+//! server's `SO_PEERCRED` uid the user's, before a byte is sent. When no agent answers it starts
+//! one (at most one, under a lock) unless `SSO_AGENT_NO_AUTOSTART=1`.
 
-use crate::paths;
+use crate::paths::{self, DirCheck, PathError};
+use crate::peer::{peer_credentials, PeerCredentials};
 use crate::protocol::{self, Envelope, ErrorKind, FrameError, Request, Response, PROTOCOL_VERSION};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -18,13 +21,18 @@ pub const LOGIN_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Any other request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a replaced (older) agent may take to finish and remove its socket.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the agent is not running on {socket} (SSO_AGENT_NO_AUTOSTART is set): start it with `sso-agent daemon` or its service; its log is {log}")]
+    #[error("the agent is not running on {socket} (SSO_AGENT_NO_AUTOSTART is set): start it with `sso-agent daemon` or its service{log}")]
     NotRunning { socket: String, log: String },
-    #[error("the agent could not be started ({detail}); see {log}")]
+    #[error("the agent could not be started: {detail}{log}")]
     StartFailed { detail: String, log: String },
+    /// The socket's directory or the server is not the user's: nothing was sent.
+    #[error("refusing the agent socket {socket}: {reason}")]
+    Untrusted { socket: String, reason: String },
     #[error("talking to the agent on {socket}: {detail}")]
     Io { socket: String, detail: String },
     #[error("{message}")]
@@ -34,43 +42,87 @@ pub enum ClientError {
 pub struct AgentClient {
     stream: UnixStream,
     socket: PathBuf,
+    peer: PeerCredentials,
+    /// The config file requests name (this process's, unless set).
+    config_file: String,
+}
+
+/// Why a checked connect did not give a stream.
+enum Connect {
+    /// Nothing listens there (yet): autostart may help.
+    Absent,
+    Failed(ClientError),
 }
 
 impl AgentClient {
+    /// Names `path` as the config file its requests mean, instead of this process's.
+    pub fn for_config_file(mut self, path: &Path) -> Self {
+        self.config_file = path.display().to_string();
+        self
+    }
+
     /// Connects to the agent on the usual socket, starting it if needed and allowed.
     pub fn connect() -> Result<Self, ClientError> {
         Self::connect_to(&paths::socket_path())
     }
 
     pub fn connect_to(socket: &Path) -> Result<Self, ClientError> {
-        let stream = match UnixStream::connect(socket) {
-            Ok(stream) => stream,
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-                ) =>
-            {
-                if std::env::var("SSO_AGENT_NO_AUTOSTART").as_deref() == Ok("1") {
+        match Self::connect_existing(socket) {
+            Ok(Some(client)) => Ok(client),
+            Ok(None) => {
+                if !autostart_allowed() {
                     return Err(ClientError::NotRunning {
                         socket: socket.display().to_string(),
-                        log: paths::log_path(socket).display().to_string(),
+                        log: log_hint(&paths::log_path(socket), "; its log is"),
                     });
                 }
-                start_agent(socket)?
+                start_agent(socket)
             }
-            Err(err) => return Err(io_error(socket, err)),
-        };
-        Ok(Self {
-            stream,
-            socket: socket.to_path_buf(),
-        })
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Connects to a running agent, never starting one: `None` when nothing listens.
+    pub fn connect_existing(socket: &Path) -> Result<Option<Self>, ClientError> {
+        match open_checked(socket) {
+            Ok(client) => Ok(Some(client)),
+            Err(Connect::Absent) => Ok(None),
+            Err(Connect::Failed(err)) => Err(err),
+        }
+    }
+
+    /// The agent's process, as the kernel reported it at connect.
+    pub fn peer(&self) -> PeerCredentials {
+        self.peer
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
     }
 
     /// Sends one request and reads its answer; an error answer becomes `ClientError::Agent`.
+    /// An agent this client's autostart started that speaks another protocol version (an
+    /// upgrade) is stopped and started again, and the request sent once more.
     pub fn request(
         &mut self,
         request: Request,
+        timeout: Duration,
+    ) -> Result<Response, ClientError> {
+        match self.request_once(&request, timeout) {
+            Err(ClientError::Agent {
+                kind: ErrorKind::BadRequest,
+                message,
+            }) if agent_is_older(&message) && self.was_autostarted() => {
+                self.restart()?;
+                self.request_once(&request, timeout)
+            }
+            other => other,
+        }
+    }
+
+    fn request_once(
+        &mut self,
+        request: &Request,
         timeout: Duration,
     ) -> Result<Response, ClientError> {
         let io = |err| io_error(&self.socket, err);
@@ -80,6 +132,7 @@ impl AgentClient {
             .map_err(io)?;
         let frame = protocol::encode(&Envelope {
             version: PROTOCOL_VERSION,
+            config_file: Some(self.config_file.clone()),
             body: request,
         });
         // An agent that refuses the connection answers at once and closes it, so the write may
@@ -114,11 +167,127 @@ impl AgentClient {
             Err(err) => Err(io_error(
                 &self.socket,
                 io::Error::other(format!(
-                    "unreadable answer ({err}); restart the agent if it is an older version"
+                    "unreadable answer ({err}); restart the agent if it is an older version (`sso-agent stop`)"
                 )),
             )),
         }
     }
+
+    /// True when autostart started the agent on the other end: the marker beside the socket
+    /// names the very process the kernel says is listening, and it is the user's.
+    fn was_autostarted(&self) -> bool {
+        let Some(pid) = self.peer.pid else {
+            return false;
+        };
+        autostart_allowed()
+            && self.peer.uid == paths::current_uid()
+            && read_marker(&self.socket) == Some(pid)
+    }
+
+    /// Stops the (older) agent with SIGTERM, waits for its socket to go, starts a new one.
+    fn restart(&mut self) -> Result<(), ClientError> {
+        let pid = self.peer.pid.expect("was_autostarted checked the pid");
+        let failed = |detail: String| ClientError::StartFailed {
+            detail,
+            log: String::new(),
+        };
+        let target = rustix::process::Pid::from_raw(pid as i32)
+            .ok_or_else(|| failed(format!("bad pid {pid}")))?;
+        rustix::process::kill_process(target, rustix::process::Signal::TERM).map_err(|err| {
+            failed(format!(
+                "cannot stop the older agent (pid {pid}) to restart it: {err}"
+            ))
+        })?;
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while std::fs::symlink_metadata(&self.socket).is_ok() {
+            if Instant::now() >= deadline {
+                return Err(failed(format!(
+                    "the older agent (pid {pid}) did not stop within {} s; stop it with `kill {pid}`",
+                    STOP_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The socket goes just before the agent lets go of its lock: wait for that too, so the
+        // new agent does not find the old one still "running".
+        if let Ok(lock) = File::open(paths::lock_path(&self.socket)) {
+            while lock.try_lock().is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        eprintln!("sso-agent: restarted the agent (pid {pid} spoke another protocol version)");
+        let socket = self.socket.clone();
+        *self = start_agent(&socket)?;
+        Ok(())
+    }
+}
+
+fn autostart_allowed() -> bool {
+    std::env::var("SSO_AGENT_NO_AUTOSTART").as_deref() != Ok("1")
+}
+
+/// Connects after checking the socket's directory, then checks the server's uid. Nothing is
+/// written here: a refused socket has received zero bytes.
+fn open_checked(socket: &Path) -> Result<AgentClient, Connect> {
+    let untrusted = |reason: String| {
+        Connect::Failed(ClientError::Untrusted {
+            socket: socket.display().to_string(),
+            reason,
+        })
+    };
+    let dir = socket.parent().unwrap_or(Path::new("/"));
+    match paths::check_private_dir_detailed(dir) {
+        Ok(()) => {}
+        Err(DirCheck::Missing(err)) if err.kind() == io::ErrorKind::NotFound => {
+            return Err(Connect::Absent)
+        }
+        Err(DirCheck::Missing(err)) => return Err(Connect::Failed(io_error(socket, err))),
+        Err(DirCheck::Refused(err)) => return Err(untrusted(err.to_string())),
+    }
+    let stream = match UnixStream::connect(socket) {
+        Ok(stream) => stream,
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(Connect::Absent)
+        }
+        Err(err) => return Err(Connect::Failed(io_error(socket, err))),
+    };
+    let peer = peer_credentials(&stream).map_err(|err| {
+        untrusted(format!(
+            "cannot tell who listens there ({err}); {}",
+            paths::PRIVATE_PATH_FIX
+        ))
+    })?;
+    let uid = paths::current_uid();
+    if peer.uid != uid {
+        return Err(untrusted(format!(
+            "it is served by {} and you are {}: another user may be impersonating the agent; {}",
+            paths::describe_uid(peer.uid),
+            paths::describe_uid(uid),
+            paths::PRIVATE_PATH_FIX
+        )));
+    }
+    Ok(AgentClient {
+        stream,
+        socket: socket.to_path_buf(),
+        peer,
+        config_file: paths::config_file_from_env(),
+    })
+}
+
+/// Whether a version refusal comes from an agent older than this client: only then is it this
+/// client's to replace. A newer agent is left alone, so two installed versions never take turns
+/// killing each other's agent.
+fn agent_is_older(message: &str) -> bool {
+    let speaks = message
+        .strip_prefix("the agent speaks protocol ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|version| version.parse::<u32>().ok());
+    speaks.is_some_and(|version| version < PROTOCOL_VERSION)
 }
 
 fn io_error(socket: &Path, err: io::Error) -> ClientError {
@@ -133,69 +302,145 @@ fn io_error(socket: &Path, err: io::Error) -> ClientError {
     }
 }
 
-/// Starts `sso-agent daemon` in the background and waits until it answers. A lock beside the
-/// socket makes concurrent callers start one agent, not one each.
-fn start_agent(socket: &Path) -> Result<UnixStream, ClientError> {
+/// `"{prefix} {log}"` when the log exists and has something in it; nothing otherwise.
+fn log_hint(log: &Path, prefix: &str) -> String {
+    match std::fs::symlink_metadata(log) {
+        Ok(metadata) if metadata.is_file() && metadata.len() > 0 => {
+            format!("{prefix} {}", log.display())
+        }
+        _ => String::new(),
+    }
+}
+
+/// Opens a file beside the socket for writing, never through a symlink, 0600.
+fn open_private(path: &Path, append: bool) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+fn read_marker(socket: &Path) -> Option<u32> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(paths::autostart_marker(socket))
+        .ok()?;
+    let mut text = String::new();
+    io::Read::read_to_string(&mut file, &mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Starts `sso-agent daemon` detached (its own session, in `/`) and waits until it answers. A
+/// lock beside the socket makes concurrent callers start one agent, not one each.
+fn start_agent(socket: &Path) -> Result<AgentClient, ClientError> {
+    let socket = &std::path::absolute(socket).unwrap_or_else(|_| socket.to_path_buf());
     let log = paths::log_path(socket);
     let failed = |detail: String| ClientError::StartFailed {
         detail,
-        log: log.display().to_string(),
+        log: log_hint(&log, "; see"),
     };
     let dir = socket.parent().unwrap_or(Path::new("/"));
-    paths::ensure_private_dir(dir).map_err(|err| failed(err.to_string()))?;
-    let lock = File::create(dir.join("autostart.lock")).map_err(|err| failed(err.to_string()))?;
+    match paths::ensure_private_dir(dir) {
+        Ok(()) => {}
+        Err(err @ PathError::Create { .. }) => return Err(failed(err.to_string())),
+        Err(err) => {
+            return Err(ClientError::Untrusted {
+                socket: socket.display().to_string(),
+                reason: err.to_string(),
+            })
+        }
+    }
+    let lock = open_private(&dir.join("autostart.lock"), false)
+        .map_err(|err| failed(format!("cannot open {}: {err}", dir.display())))?;
     lock.lock().map_err(|err| failed(err.to_string()))?;
     // Another caller may have started it while this one waited for the lock.
-    if let Ok(stream) = UnixStream::connect(socket) {
-        return Ok(stream);
+    match open_checked(socket) {
+        Ok(client) => return Ok(client),
+        Err(Connect::Failed(err)) => return Err(err),
+        Err(Connect::Absent) => {}
     }
-    let log_file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&log)
-        .map_err(|err| failed(format!("cannot open the log: {err}")))?;
-    let exe = agent_executable().map_err(|err| failed(err.to_string()))?;
-    let mut child = Command::new(exe)
+    let exe = agent_executable().map_err(failed)?;
+    let log_file =
+        open_private(&log, true).map_err(|err| failed(format!("cannot open the log: {err}")))?;
+    let mut command = Command::new(&exe);
+    command
         .arg("daemon")
         .env("SSO_AGENT_SOCKET", socket)
+        // The daemon runs in `/`: a relative config path must still name the same file.
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(
             log_file
                 .try_clone()
                 .map_err(|err| failed(err.to_string()))?,
         )
-        .stderr(log_file)
-        // Its own process group: a Ctrl-C meant for this command does not stop the agent.
-        .process_group(0)
+        .stderr(log_file);
+    if let Some(config) = std::env::var_os("AWS_CONFIG_FILE").filter(|path| !path.is_empty()) {
+        if let Ok(absolute) = std::path::absolute(PathBuf::from(config)) {
+            command.env("AWS_CONFIG_FILE", absolute);
+        }
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of this process. A session of
+    // its own: no controlling terminal, and a hang-up or Ctrl-C of this shell does not reach it.
+    unsafe {
+        command.pre_exec(|| rustix::process::setsid().map(drop).map_err(io::Error::from));
+    }
+    let mut child = command
         .spawn()
-        .map_err(|err| failed(err.to_string()))?;
+        .map_err(|err| failed(format!("cannot run {}: {err}", exe.display())))?;
+    if let Ok(mut marker) = open_private(&paths::autostart_marker(socket), false) {
+        let _ = writeln!(marker, "{}", child.id());
+    }
     let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
-        if let Ok(stream) = UnixStream::connect(socket) {
-            return Ok(stream);
+        match open_checked(socket) {
+            Ok(client) => return Ok(client),
+            Err(Connect::Failed(err)) => return Err(err),
+            Err(Connect::Absent) => {}
         }
         if let Ok(Some(status)) = child.try_wait() {
             return Err(failed(format!(
-                "it exited with {status}: {}",
+                "{} exited with {status}: {}",
+                exe.display(),
                 last_line(&log)
             )));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     Err(failed(format!(
-        "it did not answer within {} s",
+        "{} did not answer within {} s",
+        exe.display(),
         START_TIMEOUT.as_secs()
     )))
 }
 
-/// `sso-agent`: this program, or the one beside it when this is `sso-agent-credential-process`.
-fn agent_executable() -> io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
+/// `sso-agent`: this program; else the one beside this one (`sso-agent-credential-process` is
+/// installed with it); else the first on PATH. The error names every place looked at.
+fn agent_executable() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|err| format!("cannot find this program: {err}"))?;
     if exe.file_name().is_some_and(|name| name == "sso-agent") {
         return Ok(exe);
     }
-    Ok(exe.with_file_name("sso-agent"))
+    let beside = exe.with_file_name("sso-agent");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("sso-agent"))
+        .find(|candidate| candidate.is_file());
+    on_path.ok_or_else(|| {
+        format!(
+            "there is no {} and no `sso-agent` on PATH; install both programs together (`cargo install --locked --path .` puts them on PATH)",
+            beside.display()
+        )
+    })
 }
 
 fn last_line(path: &Path) -> String {
@@ -213,7 +458,17 @@ fn last_line(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+
+    #[test]
+    fn only_an_older_agent_is_replaced() {
+        let refusal = |agent: u32| {
+            format!("the agent speaks protocol {agent} and the request protocol {PROTOCOL_VERSION}; restart the agent so both are the same version")
+        };
+        assert!(agent_is_older(&refusal(PROTOCOL_VERSION - 1)));
+        assert!(!agent_is_older(&refusal(PROTOCOL_VERSION + 1)));
+        assert!(!agent_is_older("restart the agent"));
+    }
+    use std::os::unix::fs::PermissionsExt;
 
     /// The agent refuses another user's connection with an answer and closes it at once; a
     /// client that writes after the close still reads the refusal, not "broken pipe".
@@ -221,6 +476,7 @@ mod tests {
     fn an_answer_sent_before_the_agent_closed_is_read_even_if_the_write_fails() {
         let dir = std::env::temp_dir().join(format!("sso-agent-client-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         let socket = dir.join("agent.sock");
         let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         let agent = std::thread::spawn(move || {

@@ -1,12 +1,20 @@
 //! The AWS CLI's own configuration file is ours: `[sso-session NAME]` and `[profile NAME]`
 //! sections of `~/.aws/config` (or `$AWS_CONFIG_FILE`). It is parsed by aws-config's own parser,
-//! so comments, `[default]`, sub-sections and whitespace behave exactly as in the SDKs.
+//! so comments, `[default]`, sub-sections and whitespace behave exactly as in the SDKs; section
+//! names are read as botocore reads them (`[profile "my dev"]`, see `headers`).
+
+mod endpoint;
+mod headers;
+mod index;
+
+pub use endpoint::{configured_endpoint, reachability_advice, Service, SSO_OIDC, SSO_PORTAL};
+pub use index::ConfigIndex;
 
 use aws_config::profile::ProfileSet;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_types::os_shim_internal::{Env, Fs};
+use headers::{IgnoredSection, SectionKind};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const DEFAULT_SCOPE: &str = "sso:account:access";
@@ -20,6 +28,34 @@ pub struct SsoSessionConfig {
     pub start_url: String,
     pub region: String,
     pub registration_scopes: Vec<String>,
+}
+
+impl SsoSessionConfig {
+    /// A legacy profile's session is named by its start URL; a section's name never is one.
+    pub fn is_legacy(&self) -> bool {
+        self.name == self.start_url
+    }
+}
+
+/// The command that logs in to a session, for messages. A legacy session (named by its start
+/// URL) is logged in through a profile that uses it: `sso-agent login --profile P`. Without the
+/// configuration at hand (`profile` None), a legacy session's command names its start URL, which
+/// `login --sso-session` also accepts.
+pub fn login_command(session: &str, legacy_profile: Option<&str>) -> String {
+    match legacy_profile {
+        Some(profile) => format!("sso-agent login --profile {}", shell_word(profile)),
+        None => format!("sso-agent login --sso-session {}", shell_word(session)),
+    }
+}
+
+/// A name as one shell word: as it is when that is safe, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// One `[profile NAME]` that names an SSO role.
@@ -52,12 +88,37 @@ pub struct ProfileRole {
 pub enum ConfigError {
     #[error("cannot read {file}: {reason}")]
     Unreadable { file: String, reason: String },
+    #[error("{file} is not UTF-8 text (the first bad byte is on line {line}); save it as UTF-8")]
+    NotUtf8 { file: String, line: usize },
+    #[error("{file} line {line}: {reason}; fix that line (the SDKs cannot read the file either)")]
+    Syntax {
+        file: String,
+        line: usize,
+        reason: String,
+    },
     #[error("there is no [sso-session {name}] in {file}")]
     UnknownSession { file: String, name: String },
     #[error("there is no [profile {name}] in {file}")]
     UnknownProfile { file: String, name: String },
+    #[error(
+        "there is no [{section}] in {file}: the section on line {line} is ignored because {reason}"
+    )]
+    IgnoredSection {
+        file: String,
+        section: String,
+        line: usize,
+        reason: String,
+    },
     #[error("[{section}] in {file} has no `{key}`; add `{key} = …` to it")]
     MissingKey {
+        file: String,
+        section: String,
+        key: String,
+    },
+    #[error("[{section}] in {file} is a credential_process profile, not the one with the SSO keys: name the profile its `credential_process --profile` names (keep SSO keys out of this one, or the SDKs stop running the helper)")]
+    HelperProfile { file: String, section: String },
+    #[error("[{section}] in {file}: `{key}` goes on over indented lines below it; put its value on one line and un-indent the lines after it")]
+    MultiLine {
         file: String,
         section: String,
         key: String,
@@ -80,6 +141,9 @@ pub enum ConfigError {
 pub struct AwsConfig {
     file: String,
     sections: ProfileSet,
+    /// Names as written for the stand-ins aws-config knows quoted sections by.
+    stand_ins: HashMap<(SectionKind, String), String>,
+    ignored: Vec<IgnoredSection>,
 }
 
 impl AwsConfig {
@@ -91,31 +155,107 @@ impl AwsConfig {
     /// Reads it through the given file system and environment (tests use in-memory ones).
     pub async fn load_from(fs: &Fs, env: &Env) -> Result<Self, ConfigError> {
         let file = config_file_path(env);
-        let files = EnvConfigFiles::builder()
-            .with_file(EnvConfigFileKind::Config, &file)
-            .build();
-        let sections = aws_config::profile::load(fs, env, &files, None)
+        let bytes = fs
+            .read_to_end(&file)
             .await
             .map_err(|err| ConfigError::Unreadable {
                 file: file.clone(),
                 reason: err.to_string(),
             })?;
-        Ok(Self { file, sections })
+        // aws-config would log the error with the file's bytes and read an empty file instead.
+        let text = String::from_utf8(bytes).map_err(|err| ConfigError::NotUtf8 {
+            file: file.clone(),
+            line: line_of(err.as_bytes(), err.utf8_error().valid_up_to()),
+        })?;
+        let mut prepared = headers::prepare(&text);
+        drop(text);
+        let files = EnvConfigFiles::builder()
+            .with_contents(
+                EnvConfigFileKind::Config,
+                std::mem::take(&mut prepared.text),
+            )
+            .build();
+        let sections = aws_config::profile::load(fs, env, &files, None)
+            .await
+            .map_err(|err| syntax_error(&file, &err))?;
+        Ok(Self {
+            file,
+            sections,
+            stand_ins: prepared.stand_ins,
+            ignored: prepared.ignored,
+        })
     }
 
     pub fn file(&self) -> &str {
         &self.file
     }
 
-    /// The `[sso-session NAME]` section.
+    /// The name aws-config knows a section by.
+    fn parsed<'a>(&'a self, kind: SectionKind, name: &'a str) -> &'a str {
+        self.stand_ins
+            .get(&(kind, name.to_string()))
+            .map(String::as_str)
+            .unwrap_or(name)
+    }
+
+    /// The name as written of a section aws-config reports.
+    fn written<'a>(&'a self, kind: SectionKind, parsed: &'a str) -> &'a str {
+        self.stand_ins
+            .iter()
+            .find(|((k, _), stand_in)| *k == kind && stand_in.as_str() == parsed)
+            .map(|((_, written), _)| written.as_str())
+            .unwrap_or(parsed)
+    }
+
+    fn session_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .sections
+            .sso_sessions()
+            .map(|name| self.written(SectionKind::SsoSession, name))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    fn profile_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .sections
+            .profiles()
+            .map(|name| self.written(SectionKind::Profile, name))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The `[sso-session NAME]` section; a start URL names the session of the legacy profiles
+    /// that have it (the first of them, by name, gives its region).
     pub fn sso_session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
-        let section =
-            self.sections
-                .sso_session(name)
-                .ok_or_else(|| ConfigError::UnknownSession {
-                    file: self.file.clone(),
-                    name: name.to_string(),
-                })?;
+        match self
+            .sections
+            .sso_session(self.parsed(SectionKind::SsoSession, name))
+        {
+            Some(section) => self.session_section(name, section),
+            None => self
+                .legacy_sessions()
+                .into_iter()
+                .find(|(url, _, _)| url == name)
+                .map(|(_, _, session)| session)
+                .unwrap_or_else(|| {
+                    Err(unknown(
+                        &self.file,
+                        &self.ignored,
+                        SectionKind::SsoSession,
+                        name,
+                    ))
+                }),
+        }
+    }
+
+    fn session_section(
+        &self,
+        name: &str,
+        section: &aws_runtime::env_config::section::SsoSession,
+    ) -> Result<SsoSessionConfig, ConfigError> {
         let title = format!("sso-session {name}");
         let get = |key: &str| self.required(&title, key, section.get(key));
         let start_url = get("sso_start_url")?;
@@ -124,65 +264,146 @@ impl AwsConfig {
             name: name.to_string(),
             start_url,
             region: get("sso_region")?,
-            registration_scopes: scopes(section.get("sso_registration_scopes")),
+            registration_scopes: scopes(self.optional(
+                &title,
+                "sso_registration_scopes",
+                section.get("sso_registration_scopes"),
+            )?),
         })
     }
 
-    /// Every `[sso-session NAME]` section, in name order.
+    /// Every `[sso-session NAME]` section, in name order; the first invalid one is the error.
     pub fn sso_sessions(&self) -> Result<Vec<SsoSessionConfig>, ConfigError> {
-        let mut names: Vec<&str> = self.sections.sso_sessions().collect();
-        names.sort_unstable();
-        names
+        self.session_names()
             .into_iter()
             .map(|name| self.sso_session(name))
             .collect()
     }
 
+    /// Every session on its own, so that one broken section does not hide the rest: the
+    /// `[sso-session]` sections in name order, then the sessions legacy profiles imply (named by
+    /// their start URLs), in order of those names.
+    pub fn sso_sessions_each(&self) -> Vec<(String, Result<SsoSessionConfig, ConfigError>)> {
+        let mut each: Vec<_> = self
+            .session_names()
+            .into_iter()
+            .map(|name| (name.to_string(), self.sso_session(name)))
+            .collect();
+        let named: Vec<String> = each.iter().map(|(name, _)| name.clone()).collect();
+        each.extend(
+            self.legacy_sessions()
+                .into_iter()
+                .filter(|(url, _, _)| !named.contains(url))
+                .map(|(url, _, session)| (url, session)),
+        );
+        each
+    }
+
+    /// The command that logs in to `session`, for messages: `--profile P` for a legacy session.
+    pub fn login_command(&self, session: &str) -> String {
+        let legacy = if self
+            .sections
+            .sso_session(self.parsed(SectionKind::SsoSession, session))
+            .is_some()
+        {
+            None
+        } else {
+            self.legacy_sessions()
+                .into_iter()
+                .find(|(url, _, _)| url == session)
+                .map(|(_, profile, _)| profile)
+        };
+        login_command(session, legacy.as_deref())
+    }
+
+    /// The sessions legacy profiles imply: (start URL, the first profile by name that has it,
+    /// the session as that profile describes it), one per start URL, in start URL order.
+    fn legacy_sessions(&self) -> Vec<(String, String, Result<SsoSessionConfig, ConfigError>)> {
+        let mut found: Vec<(String, String, Result<SsoSessionConfig, ConfigError>)> = Vec::new();
+        for name in self.profile_names() {
+            let Some(profile) = self
+                .sections
+                .get_profile(self.parsed(SectionKind::Profile, name))
+            else {
+                continue;
+            };
+            if profile.get("sso_session").is_some() {
+                continue;
+            }
+            let Some(url) = profile
+                .get("sso_start_url")
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+            else {
+                continue;
+            };
+            if found.iter().any(|(seen, _, _)| seen == url) {
+                continue;
+            }
+            let session = self.legacy_session(&profile_title(name), profile);
+            found.push((url.to_string(), name.to_string(), session));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+
+    fn legacy_session(
+        &self,
+        title: &str,
+        profile: &aws_config::profile::Profile,
+    ) -> Result<SsoSessionConfig, ConfigError> {
+        // The profile the SDKs run the helper for: adding SSO keys to it would stop them from
+        // running it, so point at the profile it names instead.
+        if profile.get("sso_start_url").is_none() && profile.get("credential_process").is_some() {
+            return Err(ConfigError::HelperProfile {
+                file: self.file.clone(),
+                section: title.to_string(),
+            });
+        }
+        let start_url = self.required(title, "sso_start_url", profile.get("sso_start_url"))?;
+        self.check_url(title, &start_url)?;
+        Ok(SsoSessionConfig {
+            name: start_url.clone(),
+            region: self.required(title, "sso_region", profile.get("sso_region"))?,
+            start_url,
+            registration_scopes: vec![DEFAULT_SCOPE.to_string()],
+        })
+    }
+
     /// The `[profile NAME]` section (`[default]` for `default`).
     pub fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
-        let profile =
-            self.sections
-                .get_profile(name)
-                .ok_or_else(|| ConfigError::UnknownProfile {
-                    file: self.file.clone(),
-                    name: name.to_string(),
-                })?;
-        let title = if name == "default" {
-            "default".to_string()
-        } else {
-            format!("profile {name}")
-        };
-        let session = match profile.get("sso_session") {
-            Some(session_name) => self.sso_session(session_name).map_err(|err| match err {
-                ConfigError::UnknownSession {
-                    file,
-                    name: session,
-                } => ConfigError::DanglingSession {
-                    file,
-                    profile: name.to_string(),
-                    name: session,
-                },
-                other => other,
-            })?,
-            None => {
-                // A legacy profile: the session's keys sit in the profile itself.
-                let start_url =
-                    self.required(&title, "sso_start_url", profile.get("sso_start_url"))?;
-                self.check_url(&title, &start_url)?;
-                SsoSessionConfig {
-                    name: start_url.clone(),
-                    region: self.required(&title, "sso_region", profile.get("sso_region"))?,
-                    start_url,
-                    registration_scopes: vec![DEFAULT_SCOPE.to_string()],
+        let profile = self
+            .sections
+            .get_profile(self.parsed(SectionKind::Profile, name))
+            .ok_or_else(|| unknown(&self.file, &self.ignored, SectionKind::Profile, name))?;
+        let title = profile_title(name);
+        let session = match self.optional(&title, "sso_session", profile.get("sso_session"))? {
+            Some(session_name) => {
+                match self
+                    .sections
+                    .sso_session(self.parsed(SectionKind::SsoSession, session_name))
+                {
+                    Some(section) => self.session_section(session_name, section)?,
+                    None => {
+                        return Err(ConfigError::DanglingSession {
+                            file: self.file.clone(),
+                            profile: name.to_string(),
+                            name: session_name.to_string(),
+                        })
+                    }
                 }
             }
+            // A legacy profile: the session's keys sit in the profile itself.
+            None => self.legacy_session(&title, profile)?,
         };
         Ok(ProfileConfig {
             name: name.to_string(),
             session,
             account_id: self.required(&title, "sso_account_id", profile.get("sso_account_id"))?,
             role_name: self.required(&title, "sso_role_name", profile.get("sso_role_name"))?,
-            region: profile.get("region").map(str::to_string),
+            region: self
+                .optional(&title, "region", profile.get("region"))?
+                .map(str::to_string),
         })
     }
 
@@ -192,15 +413,32 @@ impl AwsConfig {
         key: &str,
         value: Option<&str>,
     ) -> Result<String, ConfigError> {
-        value
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
+        self.optional(section, key, value)?
             .map(str::to_string)
             .ok_or_else(|| ConfigError::MissingKey {
                 file: self.file.clone(),
                 section: section.to_string(),
                 key: key.to_string(),
             })
+    }
+
+    /// A one-line value, trimmed; empty is absent. aws-config joins indented lines below a key
+    /// into its value (`sso_region = us-east-1` then `  x` reads as "us-east-1\nx"): refused.
+    fn optional<'v>(
+        &self,
+        section: &str,
+        key: &str,
+        value: Option<&'v str>,
+    ) -> Result<Option<&'v str>, ConfigError> {
+        let value = value.map(str::trim).filter(|value| !value.is_empty());
+        match value {
+            Some(value) if value.contains('\n') => Err(ConfigError::MultiLine {
+                file: self.file.clone(),
+                section: section.to_string(),
+                key: key.to_string(),
+            }),
+            _ => Ok(value),
+        }
     }
 
     fn check_url(&self, section: &str, value: &str) -> Result<(), ConfigError> {
@@ -215,118 +453,61 @@ impl AwsConfig {
     }
 }
 
-/// What the agent keeps of the file: the SSO sessions and profiles, already checked, without the
-/// parser's copy of every property. A config with thousands of profiles costs a few MiB less
-/// this way, for as long as the agent runs.
-pub struct ConfigIndex {
-    file: String,
-    sessions: HashMap<String, Result<Arc<SsoSessionConfig>, ConfigError>>,
-    /// Boxed errors keep the table's slots small: most profiles are valid.
-    profiles: HashMap<String, Result<ProfileEntry, Box<ConfigError>>>,
-}
-
-struct ProfileEntry {
-    session: Arc<SsoSessionConfig>,
-    role: Arc<RoleKey>,
-    region: Option<String>,
-}
-
-impl AwsConfig {
-    /// Checks every session and profile once and keeps the outcome.
-    pub fn index(&self) -> ConfigIndex {
-        let sessions: HashMap<_, _> = self
-            .sections
-            .sso_sessions()
-            .map(|name| (name.to_string(), self.sso_session(name).map(Arc::new)))
-            .collect();
-        let profiles = self
-            .sections
-            .profiles()
-            .map(|name| {
-                let entry = self
-                    .profile(name)
-                    .map_err(Box::new)
-                    .map(|profile| ProfileEntry {
-                        role: Arc::new(RoleKey {
-                            session: profile.session.name.clone(),
-                            account_id: profile.account_id,
-                            role_name: profile.role_name,
-                        }),
-                        // Share the session's config instead of a copy per profile.
-                        session: sessions
-                            .get(&profile.session.name)
-                            .and_then(|session| session.as_ref().ok())
-                            .filter(|session| ***session == profile.session)
-                            .cloned()
-                            .unwrap_or_else(|| Arc::new(profile.session)),
-                        region: profile.region,
-                    });
-                (name.to_string(), entry)
-            })
-            .collect();
-        ConfigIndex {
-            file: self.file.clone(),
-            sessions,
-            profiles,
-        }
+fn profile_title(name: &str) -> String {
+    if name == "default" {
+        "default".to_string()
+    } else {
+        format!("profile {name}")
     }
 }
 
-impl ConfigIndex {
-    pub fn file(&self) -> &str {
-        &self.file
-    }
-
-    pub fn sso_session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
-        match self.sessions.get(name) {
-            Some(Ok(session)) => Ok((**session).clone()),
-            Some(Err(err)) => Err(err.clone()),
-            None => Err(ConfigError::UnknownSession {
-                file: self.file.clone(),
+/// "There is no such section", or, when the file has a header for it that is ignored, why.
+fn unknown(file: &str, ignored: &[IgnoredSection], kind: SectionKind, name: &str) -> ConfigError {
+    match ignored.iter().find(|s| s.kind == kind && s.name == name) {
+        Some(section) => ConfigError::IgnoredSection {
+            file: file.to_string(),
+            section: format!("{} {name}", kind.prefix()),
+            line: section.line,
+            reason: section.reason.clone(),
+        },
+        None => match kind {
+            SectionKind::Profile => ConfigError::UnknownProfile {
+                file: file.to_string(),
                 name: name.to_string(),
-            }),
-        }
-    }
-
-    /// Every `[sso-session NAME]`, in name order; the first invalid one is the error.
-    pub fn sso_sessions(&self) -> Result<Vec<SsoSessionConfig>, ConfigError> {
-        let mut names: Vec<&String> = self.sessions.keys().collect();
-        names.sort_unstable();
-        names
-            .into_iter()
-            .map(|name| self.sso_session(name))
-            .collect()
-    }
-
-    pub fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
-        let entry = self.entry(name)?;
-        Ok(ProfileConfig {
-            name: name.to_string(),
-            session: (*entry.session).clone(),
-            account_id: entry.role.account_id.clone(),
-            role_name: entry.role.role_name.clone(),
-            region: entry.region.clone(),
-        })
-    }
-
-    /// The profile's session and role, shared with the index.
-    pub fn profile_role(&self, name: &str) -> Result<ProfileRole, ConfigError> {
-        let entry = self.entry(name)?;
-        Ok(ProfileRole {
-            session: entry.session.clone(),
-            role: entry.role.clone(),
-        })
-    }
-
-    fn entry(&self, name: &str) -> Result<&ProfileEntry, ConfigError> {
-        match self.profiles.get(name) {
-            Some(Ok(entry)) => Ok(entry),
-            Some(Err(err)) => Err((**err).clone()),
-            None => Err(ConfigError::UnknownProfile {
-                file: self.file.clone(),
+            },
+            SectionKind::SsoSession => ConfigError::UnknownSession {
+                file: file.to_string(),
                 name: name.to_string(),
-            }),
-        }
+            },
+        },
+    }
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// aws-config's parse error says only "could not parse profile file"; its source has the line
+/// and the reason, as "error parsing <path> on line N:\n  <reason>".
+fn syntax_error(file: &str, err: &aws_config::profile::ProfileFileLoadError) -> ConfigError {
+    let detail = std::error::Error::source(err)
+        .map(|source| source.to_string())
+        .unwrap_or_else(|| err.to_string());
+    let parsed = detail.split_once(" on line ").and_then(|(_, rest)| {
+        let (line, reason) = rest.split_once(':')?;
+        Some((line.trim().parse().ok()?, reason.trim().to_string()))
+    });
+    match parsed {
+        Some((line, reason)) => ConfigError::Syntax {
+            file: file.to_string(),
+            line,
+            reason,
+        },
+        None => ConfigError::Unreadable {
+            file: file.to_string(),
+            reason: detail.replace('\n', " "),
+        },
     }
 }
 
@@ -351,21 +532,11 @@ fn scopes(value: Option<&str>) -> Vec<String> {
 /// The file the SDKs read: `AWS_CONFIG_FILE` (a leading `~` is the home directory, as in the
 /// SDKs), else `~/.aws/config`.
 pub fn config_file_path(env: &Env) -> String {
-    let home = env.get("HOME").ok();
-    match env.get("AWS_CONFIG_FILE") {
-        Ok(path) => match (path.strip_prefix('~'), home) {
-            (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
-                format!("{home}{rest}")
-            }
-            _ => path,
-        },
-        Err(_) => PathBuf::from(home.as_deref().unwrap_or("~"))
-            .join(".aws")
-            .join("config")
-            .display()
-            .to_string(),
-    }
+    crate::paths::config_file(env.get("HOME").ok(), env.get("AWS_CONFIG_FILE").ok())
 }
+
+#[cfg(test)]
+mod edge_tests;
 
 #[cfg(test)]
 mod tests {
@@ -452,6 +623,12 @@ sso_role_name = R
         assert_eq!(index.sso_session("corp"), config.sso_session("corp"));
         assert_eq!(index.sso_session("other"), config.sso_session("other"));
         assert_eq!(index.sso_sessions(), config.sso_sessions());
+        assert_eq!(index.sso_sessions_each(), config.sso_sessions_each());
+        let legacy = "https://legacy.awsapps.com/start";
+        assert_eq!(index.sso_session(legacy), config.sso_session(legacy));
+        for session in ["corp", legacy, "other"] {
+            assert_eq!(index.login_command(session), config.login_command(session));
+        }
         assert_eq!(index.file(), config.file());
     }
 

@@ -1,11 +1,20 @@
 //! The `credential_process` helper's whole job: ask the agent for a profile's credentials and
 //! print exactly the Version 1 JSON on stdout. Shared by `sso-agent credential-process` and the
 //! small `sso-agent-credential-process` binary. Nothing secret goes anywhere but stdout.
+//!
+//! When the session needs a login, a person must see the code: the AWS CLI and the SDKs keep a
+//! helper's stderr to themselves unless it fails, so the prompt goes to the controlling terminal
+//! (`/dev/tty`, as sudo and ssh do). If neither the terminal nor the agent's desktop
+//! notification reached anyone, waiting would only hang the caller: the helper fails at once.
 
 use crate::client::{AgentClient, ClientError, LOGIN_WAIT, REQUEST_TIMEOUT};
-use crate::protocol::{Credentials, Request, Response};
+use crate::protocol::{Credentials, PendingLoginInfo, Request, Response};
 use serde::Serialize;
 use std::io::Write;
+
+/// `SSO_AGENT_LOGIN_WAIT=always`: wait for a login even when no terminal or notification showed
+/// its code (someone approves it another way: `sso-agent status` shows the code, a script, a test).
+pub const LOGIN_WAIT_VAR: &str = "SSO_AGENT_LOGIN_WAIT";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HelperError {
@@ -13,6 +22,10 @@ pub enum HelperError {
     Client(#[from] ClientError),
     #[error("unexpected answer from the agent: {0}")]
     Unexpected(&'static str),
+    #[error("sso-session {session} needs a login and there is no terminal or desktop notification to show its code: run `{login}`, then try again")]
+    NobodyToTell { session: String, login: String },
+    #[error("the agent answered credentials without an expiration; restart it (`sso-agent stop`) and try again")]
+    NoExpiration,
     #[error("cannot write the credentials: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -36,14 +49,14 @@ pub fn run(profile: &str) -> Result<(), HelperError> {
     let credentials = match client.request(request(false), REQUEST_TIMEOUT)? {
         Response::Credentials(credentials) => credentials,
         Response::LoginPending(pending) => {
-            eprintln!(
-                "sso-agent: sso-session {} needs a login: open {} and confirm the code {} (or run `sso-agent login --sso-session {}`); waiting up to {} min",
-                pending.session,
-                pending.verification_uri_complete,
-                pending.user_code,
-                pending.session,
-                pending.expires_in / 60
-            );
+            let shown_on_terminal = prompt(&pending);
+            let wait_anyway = std::env::var(LOGIN_WAIT_VAR).as_deref() == Ok("always");
+            if !(shown_on_terminal || pending.notified || wait_anyway) {
+                return Err(HelperError::NobodyToTell {
+                    login: crate::config::login_command(&pending.session, None),
+                    session: pending.session,
+                });
+            }
             match client.request(request(true), LOGIN_WAIT)? {
                 Response::Credentials(credentials) => credentials,
                 other => return Err(HelperError::Unexpected(other.kind())),
@@ -54,7 +67,39 @@ pub fn run(profile: &str) -> Result<(), HelperError> {
     print(&credentials)
 }
 
+/// The line that asks for a login; its wording agrees with `sso-agent login`'s.
+pub fn login_prompt(pending: &PendingLoginInfo) -> String {
+    format!(
+        "sso-agent: sso-session {} needs a login: open {} and confirm the code {} (it expires in {} min), or run `{}`",
+        pending.session,
+        pending.verification_uri_complete,
+        pending.user_code,
+        pending.expires_in.div_ceil(60),
+        crate::config::login_command(&pending.session, None)
+    )
+}
+
+/// Writes the prompt to stderr (shown if the caller fails) and to the controlling terminal;
+/// true when a terminal took it.
+fn prompt(pending: &PendingLoginInfo) -> bool {
+    let line = login_prompt(pending);
+    eprintln!("{line}");
+    let terminal = std::fs::OpenOptions::new().write(true).open("/dev/tty");
+    match terminal {
+        // "\r\n": the terminal may be in raw mode under a caller that draws its own screen.
+        Ok(mut tty) => tty
+            .write_all(format!("{line}\r\n").as_bytes())
+            .and_then(|()| tty.flush())
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
 fn print(credentials: &Credentials) -> Result<(), HelperError> {
+    // An empty Expiration reads as "never expires" to the SDKs: never print one.
+    if credentials.expiration.trim().is_empty() {
+        return Err(HelperError::NoExpiration);
+    }
     let json = zeroize::Zeroizing::new(
         serde_json::to_vec(&ProcessCredentials {
             version: 1,
@@ -70,4 +115,28 @@ fn print(credentials: &Credentials) -> Result<(), HelperError> {
     stdout.write_all(b"\n")?;
     stdout.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_says_the_same_minutes_as_login() {
+        let pending = PendingLoginInfo {
+            session: "corp".into(),
+            verification_uri: "https://device.example/".into(),
+            verification_uri_complete: "https://device.example/?user_code=ABCD-EFGH".into(),
+            user_code: "ABCD-EFGH".into(),
+            expires_in: 599,
+            notified: false,
+        };
+        let line = login_prompt(&pending);
+        assert!(line.contains("expires in 10 min"), "{line}");
+        assert!(line.contains("ABCD-EFGH"), "{line}");
+        assert!(
+            line.contains("sso-agent login --sso-session corp"),
+            "{line}"
+        );
+    }
 }

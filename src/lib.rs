@@ -14,6 +14,7 @@ pub mod logging;
 pub mod notify;
 pub mod oidc;
 pub mod paths;
+pub mod peer;
 pub mod portal;
 pub mod protocol;
 pub mod secret;

@@ -24,7 +24,8 @@ enum Command {
     /// Log in to an sso-session (opens the browser; waits until the session is live).
     #[command(group(ArgGroup::new("target").args(["sso_session", "profile"])))]
     Login {
-        /// The [sso-session NAME] to log in to (default: the only one configured).
+        /// The [sso-session NAME] to log in to (default: the only one configured; a legacy
+        /// profile's session: its start URL, or use --profile).
         #[arg(long)]
         sso_session: Option<String>,
         /// Log in to the session this [profile NAME] uses.
@@ -33,25 +34,37 @@ enum Command {
         /// Print the link and code only; do not open a browser.
         #[arg(long)]
         no_browser: bool,
+        /// Log in again even while the session's token is valid.
+        #[arg(long)]
+        force: bool,
     },
     /// Print credential_process JSON (Version 1) for a profile.
     CredentialProcess {
+        /// The [profile NAME] with the SSO keys (sso_session, sso_account_id, sso_role_name).
         #[arg(long)]
         profile: String,
     },
     /// Show sessions, token expiry and cached roles (no secrets).
     Status {
+        /// Print the status as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Log out of a session (upstream too) and forget its tokens.
-    #[command(group(ArgGroup::new("which").args(["sso_session", "all"]).required(true)))]
+    #[command(group(ArgGroup::new("which").args(["sso_session", "profile", "all"]).required(true)))]
     Logout {
+        /// The [sso-session NAME] to log out of (a legacy profile's session: its start URL).
         #[arg(long)]
         sso_session: Option<String>,
+        /// Log out of the session this [profile NAME] uses (as `login --profile`).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Log out of every session.
         #[arg(long)]
         all: bool,
     },
+    /// Stop the running agent (it finishes requests in flight and removes its socket).
+    Stop,
     /// Install the systemd user units (Linux) or LaunchAgent (macOS) and enable them.
     InstallService {
         /// Show the files and commands; change nothing.
@@ -60,6 +73,7 @@ enum Command {
     },
     /// Disable and remove what install-service installed.
     UninstallService {
+        /// Show the files and commands; change nothing.
         #[arg(long)]
         print: bool,
     },
@@ -90,10 +104,16 @@ fn main() -> ExitCode {
             sso_session,
             profile,
             no_browser,
-        } => cli::login::run(sso_session, profile, no_browser),
+            force,
+        } => cli::login::run(sso_session, profile, no_browser, force),
         Command::CredentialProcess { profile } => cli::credential_process::run(&profile),
         Command::Status { json } => cli::status::run(json),
-        Command::Logout { sso_session, all } => cli::logout::run(sso_session, all),
+        Command::Logout {
+            sso_session,
+            profile,
+            all,
+        } => cli::logout::run(sso_session, profile, all),
+        Command::Stop => cli::stop::run(),
         Command::InstallService { print } => cli::service::install(print),
         Command::UninstallService { print } => cli::service::uninstall(print),
         #[cfg(feature = "emulator")]

@@ -5,7 +5,7 @@
 use crate::oidc::PendingLogin;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The lead time for the "session ending" warning: `SSO_AGENT_WARN_BEFORE` minutes, default 15.
 pub fn warn_before() -> Duration {
@@ -31,12 +31,27 @@ pub enum DesktopEvent {
 
 pub trait Notifier: Send + Sync + 'static {
     fn notify(&self, event: DesktopEvent);
+
+    /// Shows the login's notification; completes with whether a notification server took it,
+    /// so a caller that reaches nobody else can tell the person another way, or fail at once.
+    fn login_needed(&self, pending: &PendingLogin) -> Shown {
+        self.notify(DesktopEvent::LoginNeeded(pending.clone()));
+        Box::pin(std::future::ready(false))
+    }
 }
 
-/// Keeps the events, for tests of the agent in-process.
+/// Whether a notification was shown, once that is known.
+pub type Shown = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// How long a notification server may take to take a notification before it counts as absent.
+const SHOW_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Keeps the events, for tests of the agent in-process; `shown` is what login notifications
+/// report.
 #[derive(Default)]
 pub struct RecordingNotifier {
     pub events: Mutex<Vec<DesktopEvent>>,
+    pub shown: bool,
 }
 
 impl Notifier for RecordingNotifier {
@@ -46,16 +61,34 @@ impl Notifier for RecordingNotifier {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(event);
     }
+
+    fn login_needed(&self, pending: &PendingLogin) -> Shown {
+        self.notify(DesktopEvent::LoginNeeded(pending.clone()));
+        Box::pin(std::future::ready(self.shown))
+    }
 }
 
 /// Desktop notifications: freedesktop over D-Bus on Linux, the native centre on macOS.
 pub struct DesktopNotifier {
-    events: mpsc::UnboundedSender<DesktopEvent>,
+    events: mpsc::UnboundedSender<(DesktopEvent, Option<oneshot::Sender<bool>>)>,
 }
 
 impl Notifier for DesktopNotifier {
     fn notify(&self, event: DesktopEvent) {
-        let _ = self.events.send(event);
+        let _ = self.events.send((event, None));
+    }
+
+    fn login_needed(&self, pending: &PendingLogin) -> Shown {
+        let (shown, answer) = oneshot::channel();
+        let _ = self
+            .events
+            .send((DesktopEvent::LoginNeeded(pending.clone()), Some(shown)));
+        Box::pin(async move {
+            matches!(
+                tokio::time::timeout(SHOW_TIMEOUT, answer).await,
+                Ok(Ok(true))
+            )
+        })
     }
 }
 
@@ -107,16 +140,16 @@ mod platform {
     use notify_rust::{Notification, NotificationHandle, NotificationResponse, Timeout};
     use std::collections::HashMap;
     use std::sync::Arc;
-    use tokio::sync::mpsc;
+    use tokio::sync::{mpsc, oneshot};
 
     pub async fn run(
-        mut events: mpsc::UnboundedReceiver<DesktopEvent>,
+        mut events: mpsc::UnboundedReceiver<(DesktopEvent, Option<oneshot::Sender<bool>>)>,
         log_in_now: mpsc::UnboundedSender<String>,
     ) {
         // One notification per session at a time, replaced or withdrawn as its login moves on.
         let mut shown: HashMap<String, Arc<NotificationHandle>> = HashMap::new();
         let mut reported = false;
-        while let Some(event) = events.recv().await {
+        while let Some((event, report)) = events.recv().await {
             let (session, summary, body, action, on_action): (
                 String,
                 String,
@@ -171,6 +204,9 @@ mod platform {
                 .timeout(Timeout::Never)
                 .show_async()
                 .await;
+            if let Some(report) = report {
+                let _ = report.send(sent.is_ok());
+            }
             match sent {
                 Ok(handle) => {
                     let handle = Arc::new(handle);
@@ -202,13 +238,13 @@ mod platform {
 #[cfg(target_os = "macos")]
 mod platform {
     use super::{ending_text, login_text, DesktopEvent};
-    use tokio::sync::mpsc;
+    use tokio::sync::{mpsc, oneshot};
 
     pub async fn run(
-        mut events: mpsc::UnboundedReceiver<DesktopEvent>,
+        mut events: mpsc::UnboundedReceiver<(DesktopEvent, Option<oneshot::Sender<bool>>)>,
         _log_in_now: mpsc::UnboundedSender<String>,
     ) {
-        while let Some(event) = events.recv().await {
+        while let Some((event, report)) = events.recv().await {
             let (summary, body) = match event {
                 DesktopEvent::LoginNeeded(pending) => login_text(&pending),
                 DesktopEvent::SessionEnding {
@@ -217,16 +253,22 @@ mod platform {
                 } => ending_text(&session, expires_at),
                 DesktopEvent::LoginEnded { .. } => continue,
             };
-            let _ = tokio::task::spawn_blocking(move || {
-                if let Err(err) = notify_rust::Notification::new()
-                    .summary(&summary)
-                    .body(&body)
-                    .show()
-                {
+            let shown = tokio::task::spawn_blocking(move || match notify_rust::Notification::new()
+                .summary(&summary)
+                .body(&body)
+                .show()
+            {
+                Ok(_) => true,
+                Err(err) => {
                     tracing::warn!("cannot show a notification: {err}");
+                    false
                 }
             })
-            .await;
+            .await
+            .unwrap_or(false);
+            if let Some(report) = report {
+                let _ = report.send(shown);
+            }
         }
     }
 }

@@ -30,12 +30,12 @@ pub enum PortalError {
         operation: &'static str,
         code: String,
     },
-    #[error(
-        "cannot reach IAM Identity Center ({operation}): {detail}; check the network connection"
-    )]
+    #[error("cannot reach IAM Identity Center ({operation}): {detail}; {advice}")]
     Unreachable {
         operation: &'static str,
         detail: String,
+        /// Names the endpoint when a variable or the config file set it (`config::reachability_advice`).
+        advice: String,
     },
 }
 
@@ -47,7 +47,11 @@ impl PortalError {
         role_name: &str,
     ) -> Self {
         match failure {
-            CallFailure::Transport { detail } => Self::Unreachable { operation, detail },
+            CallFailure::Transport { detail } => Self::Unreachable {
+                operation,
+                detail,
+                advice: crate::config::reachability_advice(crate::config::SSO_PORTAL),
+            },
             CallFailure::Service { code, .. } => match code.as_str() {
                 "UnauthorizedException" => Self::Unauthorized,
                 "ResourceNotFoundException" => Self::NoSuchRole {

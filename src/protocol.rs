@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -22,10 +22,13 @@ pub enum Request {
         profile: String,
         wait: bool,
     },
-    /// Starts (or joins) the login of a session, named directly or through a profile.
+    /// Starts (or joins) the login of a session, named directly or through a profile. With
+    /// `force`, logs in again even while the token is valid.
     Login {
         session: Option<String>,
         profile: Option<String>,
+        #[serde(default)]
+        force: bool,
     },
     /// Waits for the session's login to end.
     AwaitLogin {
@@ -35,8 +38,13 @@ pub enum Request {
     /// Logs out of one session, or of all.
     Logout {
         session: Option<String>,
+        /// The session this profile uses (a legacy profile's has no name of its own).
+        #[serde(default)]
+        profile: Option<String>,
         all: bool,
     },
+    /// Stops the agent: it answers with its `Status`, then shuts down as on SIGTERM.
+    Stop,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +115,10 @@ pub struct PendingLoginInfo {
     pub user_code: String,
     /// Seconds left before the code expires, when this answer was made.
     pub expires_in: u64,
+    /// The agent's desktop notification showing this code was shown (absent from an older
+    /// agent: false).
+    #[serde(default)]
+    pub notified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +132,9 @@ pub struct Status {
     pub store_reads: u64,
     pub sessions: Vec<SessionStatus>,
     pub roles: Vec<RoleStatus>,
+    /// Why the config file cannot be read, while it cannot.
+    #[serde(default)]
+    pub config_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,10 +158,13 @@ pub struct RoleStatus {
     pub expiration: String,
 }
 
-/// A request as it travels: the version beside the request's own fields.
+/// A request as it travels: the version beside the request's own fields, and the config file
+/// the caller means (an agent serving another file says so instead of answering from it).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope<T> {
     pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<String>,
     #[serde(flatten)]
     pub body: T,
 }
@@ -212,6 +230,11 @@ pub fn write_frame(writer: &mut impl Write, frame: &[u8]) -> io::Result<()> {
 /// than a parse error.
 /// The error is the message for a `BadRequest` answer.
 pub fn decode_request(payload: &[u8]) -> Result<Request, String> {
+    decode_envelope(payload).map(|envelope| envelope.body)
+}
+
+/// `decode_request`, with the rest of the envelope.
+pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<Request>, String> {
     #[derive(Deserialize)]
     struct VersionOnly {
         version: Option<u32>,
@@ -227,7 +250,6 @@ pub fn decode_request(payload: &[u8]) -> Result<Request, String> {
         )));
     }
     serde_json::from_slice::<Envelope<Request>>(payload)
-        .map(|envelope| envelope.body)
         .map_err(|err| bad(format!("unknown or malformed request: {err}")))
 }
 
@@ -238,7 +260,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 1);
+        assert_eq!(PROTOCOL_VERSION, 2);
     }
 
     #[test]
@@ -249,12 +271,13 @@ mod tests {
         };
         let frame = encode(&Envelope {
             version: PROTOCOL_VERSION,
+            config_file: None,
             body: request.clone(),
         });
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":1,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":2,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -282,9 +305,9 @@ mod tests {
     #[test]
     fn wrong_versions_and_unknown_requests_are_errors_not_panics() {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
-        assert!(message(r#"{"version":2,"type":"status"}"#).contains("restart the agent"));
+        assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":1,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":2,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

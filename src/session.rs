@@ -4,19 +4,21 @@
 use crate::config::SsoSessionConfig;
 use crate::oidc::refresh::{decide, Attempts, RefreshDecision};
 use crate::oidc::{self, LoginError, PendingLogin, RefreshFailure};
-use crate::store::{epoch_to_time, SessionRecord, StoreError, TokenSet, TokenStore};
+use crate::store::{epoch_to_time, RecordWriter, SessionRecord, StoreError, TokenSet, TokenStore};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub struct Session {
     config: SsoSessionConfig,
-    store: Arc<dyn TokenStore>,
+    writer: RecordWriter,
     oidc: aws_sdk_ssooidc::Client,
     record: SessionRecord,
     attempts: Attempts,
     /// Why the last refresh failed, while it keeps failing.
     last_error: Option<String>,
+    /// Why the store lacks the newest record, while it does.
+    unsaved: Option<String>,
 }
 
 /// What `refresh_if_due` did.
@@ -31,28 +33,51 @@ pub enum RefreshOutcome {
     NeedsLogin,
 }
 
+/// What one refresh attempt (`refresh`) came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    Renewed,
+    /// The service refused the refresh token, or there was none: only a login helps.
+    Rejected(String),
+    /// No usable answer (network, server error, throttling): worth another try later.
+    Failed(String),
+}
+
 impl Session {
-    /// Opens the session, reading its record from the store (the only read).
+    /// Opens the session, reading its record from the store (the only read). `endpoint` is the
+    /// sso-oidc endpoint `oidc` calls (`aws_sdk::oidc_endpoint`).
     pub async fn open(
         config: SsoSessionConfig,
         store: Arc<dyn TokenStore>,
         oidc: aws_sdk_ssooidc::Client,
+        endpoint: &str,
     ) -> Result<Self, LoginError> {
-        let stored = {
-            let (store, name) = (store.clone(), config.name.clone());
-            blocking(move || store.load(&name)).await?
+        let writer = RecordWriter::new(store, &config.name);
+        let stored = match writer.load().await {
+            Ok(stored) => stored,
+            // A damaged item is not a reason to be stuck: a login replaces it, a logout removes it.
+            Err(err @ StoreError::Corrupt { .. }) => {
+                tracing::warn!("{err}");
+                None
+            }
+            Err(err) => return Err(err.into()),
         };
-        // A record for another start URL or region (the config changed) is not this session's.
         let record = stored
+            // A record for another start URL or region (the config changed) is not this session's.
             .filter(|record| record.start_url == config.start_url && record.region == config.region)
+            .filter(|record| issued_by(record, endpoint, &config.name))
             .unwrap_or_else(|| SessionRecord::new(&config.start_url, &config.region));
         Ok(Self {
             config,
-            store,
+            writer,
             oidc,
-            record,
+            record: SessionRecord {
+                oidc_endpoint: Some(endpoint.to_string()),
+                ..record
+            },
             attempts: Attempts::default(),
             last_error: None,
+            unsaved: None,
         })
     }
 
@@ -81,13 +106,14 @@ impl Session {
 
     /// Logs in with the device-authorization grant and stores the tokens. A registration the
     /// service no longer knows is replaced once.
+    /// Each device code is handed to `on_pending`, a second one too (after a re-registration).
+    /// A store that fails to save the tokens does not fail the login: see `unsaved`.
     pub async fn login(
         &mut self,
-        on_pending: impl FnOnce(&PendingLogin),
+        mut on_pending: impl FnMut(&PendingLogin) + Send,
         cancel: impl Future<Output = ()>,
     ) -> Result<(), LoginError> {
         let mut cancel = std::pin::pin!(cancel);
-        let mut on_pending = Some(on_pending);
         let mut reregistered = false;
         loop {
             let registration = self.registration().await?;
@@ -96,11 +122,7 @@ impl Session {
                 &self.config.name,
                 &self.config.start_url,
                 &registration,
-                |pending| {
-                    if let Some(on_pending) = on_pending.take() {
-                        on_pending(pending)
-                    }
-                },
+                &mut on_pending,
                 &mut cancel,
             )
             .await;
@@ -109,7 +131,8 @@ impl Session {
                     self.record.token = Some(token);
                     self.attempts = Attempts::default();
                     self.last_error = None;
-                    return self.save().await;
+                    self.save().await;
+                    return Ok(());
                 }
                 Err(LoginError::Refused { code, .. })
                     if code == "InvalidClientException" && !reregistered =>
@@ -132,16 +155,15 @@ impl Session {
         }
         let registration = oidc::register(&self.oidc, &self.config).await?;
         self.record.registration = Some(registration.clone());
-        self.save().await?;
+        self.save().await;
         Ok(registration)
     }
 
     /// Refreshes the access token if the refresh policy says it is time (at `now`, wall clock).
-    /// A rotated refresh token is in the store before this returns.
+    /// The agent decides with its own lifecycle and calls `refresh`; this is the same policy
+    /// for a caller that keeps no state of its own.
     pub async fn refresh_if_due(&mut self, now: SystemTime) -> Result<RefreshOutcome, LoginError> {
-        let (Some(token), Some(registration)) =
-            (self.record.token.clone(), self.record.registration.clone())
-        else {
+        let Some(token) = self.record.token.clone() else {
             return Ok(RefreshOutcome::NeedsLogin);
         };
         match decide(now, &token, self.attempts) {
@@ -149,33 +171,18 @@ impl Session {
             RefreshDecision::CannotRefresh { .. } => return Ok(RefreshOutcome::NeedsLogin),
             RefreshDecision::RefreshNow => {}
         }
-        crate::failpoint::hit("refresh:before-call");
-        match oidc::refresh(&self.oidc, &self.config.name, &registration, &token).await {
-            Ok(renewed) => {
-                crate::failpoint::hit("refresh:after-answer");
-                self.record.token = Some(renewed);
+        match self.refresh().await {
+            Refreshed::Renewed => {
                 // Even a success waits the minimum gap before the next attempt: a service that
                 // issues tokens shorter than the refresh window must not be asked every second.
                 self.attempts = Attempts {
                     last: Some(now),
                     failures: 0,
                 };
-                self.last_error = None;
-                self.save().await?;
-                crate::failpoint::hit("refresh:after-save");
-                tracing::info!(session = %self.config.name, "refreshed the access token");
                 Ok(RefreshOutcome::Refreshed)
             }
-            Err(RefreshFailure::Rejected(err)) => {
-                tracing::warn!("{err}");
-                self.last_error = Some(err.to_string());
-                self.record.token = None;
-                self.save().await?;
-                Ok(RefreshOutcome::NeedsLogin)
-            }
-            Err(RefreshFailure::Transient(err)) => {
-                tracing::warn!("refresh failed, will retry: {err}");
-                self.last_error = Some(format!("refresh failed, retrying: {err}"));
+            Refreshed::Rejected(_) => Ok(RefreshOutcome::NeedsLogin),
+            Refreshed::Failed(_) => {
                 self.attempts.failed(now);
                 match decide(now, &token, self.attempts) {
                     RefreshDecision::Wait(wait) => Ok(RefreshOutcome::RetryLater(wait)),
@@ -185,30 +192,113 @@ impl Session {
         }
     }
 
-    /// Removes the session's tokens from memory and the store (after a logout).
-    pub async fn forget(&mut self) -> Result<(), LoginError> {
-        self.record.token = None;
-        let (store, name) = (self.store.clone(), self.config.name.clone());
-        blocking(move || store.delete(&name)).await?;
-        Ok(())
+    /// One refresh with the refresh token, now. A rotated refresh token is in the store before
+    /// this returns, unless the store fails (then it is kept in memory: see `unsaved`).
+    pub async fn refresh(&mut self) -> Refreshed {
+        let (Some(token), Some(registration)) =
+            (self.record.token.clone(), self.record.registration.clone())
+        else {
+            return Refreshed::Rejected("the session has no refresh token".into());
+        };
+        if token.refresh_token.is_none() {
+            return Refreshed::Rejected("the session has no refresh token".into());
+        }
+        crate::failpoint::hit("refresh:before-call");
+        match oidc::refresh(&self.oidc, &self.config.name, &registration, &token).await {
+            Ok(renewed) => {
+                crate::failpoint::hit("refresh:after-answer");
+                self.record.token = Some(renewed);
+                self.last_error = None;
+                self.save().await;
+                crate::failpoint::hit("refresh:after-save");
+                tracing::info!(session = %self.config.name, "refreshed the access token");
+                Refreshed::Renewed
+            }
+            Err(RefreshFailure::Rejected(err)) => {
+                tracing::warn!("{err}");
+                self.last_error = Some(err.to_string());
+                self.record.token = None;
+                self.save().await;
+                Refreshed::Rejected(err.to_string())
+            }
+            Err(RefreshFailure::Transient(err)) => {
+                tracing::warn!("refresh failed, will retry: {err}");
+                self.last_error = Some(format!("refresh failed, retrying: {err}"));
+                Refreshed::Failed(err.to_string())
+            }
+        }
     }
 
-    async fn save(&self) -> Result<(), LoginError> {
-        let (store, name, record) = (
-            self.store.clone(),
-            self.config.name.clone(),
-            self.record.clone(),
-        );
-        blocking(move || store.save(&name, &record)).await?;
-        Ok(())
+    /// The service revoked `access_token` (the portal said Unauthorized): it is expired from now
+    /// on, here and in the store; its refresh token, if any, is kept for a refresh.
+    pub async fn revoke(&mut self, access_token: &crate::secret::Secret) {
+        let Some(token) = &mut self.record.token else {
+            return;
+        };
+        if token.access_token != *access_token {
+            return; // already replaced by a newer one
+        }
+        token.expires_at = 0;
+        self.save().await;
+    }
+
+    /// Removes the session's tokens from memory and the store (after a logout). The registration
+    /// stays in memory for the next login. A store that does not answer gets the removal later.
+    pub async fn forget(&mut self) -> Result<(), LoginError> {
+        self.record.token = None;
+        let result = self.writer.write(None).await;
+        self.note_saved(&result);
+        result.map_err(LoginError::from)
+    }
+
+    /// Why the store lacks the newest record, while it does.
+    pub fn unsaved(&self) -> Option<&str> {
+        self.unsaved.as_deref()
+    }
+
+    /// Tries again to give the store the newest record; true once it has it.
+    pub async fn retry_save(&mut self) -> bool {
+        let result = self.writer.flush().await;
+        self.note_saved(&result);
+        result.is_ok()
+    }
+
+    /// Writes the record. A failure is logged and kept for `status`; the record stays in memory
+    /// and `retry_save` writes it later: the session goes on either way.
+    async fn save(&mut self) {
+        let result = self.writer.write(Some(self.record.clone())).await;
+        self.note_saved(&result);
+    }
+
+    fn note_saved(&mut self, result: &Result<(), StoreError>) {
+        match result {
+            Ok(()) if !self.writer.pending() => {
+                if self.unsaved.take().is_some() {
+                    tracing::info!(session = %self.config.name, "the session is saved in the store again");
+                }
+            }
+            Ok(()) => {}
+            Err(err) => {
+                tracing::warn!(session = %self.config.name, "not saved: {err}");
+                self.unsaved = Some(err.to_string());
+            }
+        }
     }
 }
 
-/// Runs a blocking store call off the async threads.
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .expect("a store call does not panic")
+/// Whether `record` was issued by `endpoint`. A record issued elsewhere (an emulator, another
+/// partition) is never sent to this endpoint: its refresh token and client secret would leak.
+fn issued_by(record: &SessionRecord, endpoint: &str, session: &str) -> bool {
+    let issuer = record
+        .oidc_endpoint
+        .clone()
+        .unwrap_or_else(|| crate::aws_sdk::aws_oidc_endpoint(&record.region));
+    let same = issuer.trim_end_matches('/') == endpoint.trim_end_matches('/');
+    if !same {
+        tracing::warn!(
+            session,
+            "the stored login was issued by {issuer}, not by {endpoint} (the endpoint now configured); it is not sent there: log in again"
+        );
+    }
+    same
 }

@@ -26,3 +26,34 @@ fn the_demo_logs_in_and_serves_credentials_with_one_upstream_call() {
         );
     }
 }
+
+/// The demo's home is made by `tempfile` under `$TMPDIR`: not `sso-agent-demo-<pid>`, a name
+/// another local user could create first; and it is gone afterwards.
+#[test]
+fn the_demo_home_has_a_name_nobody_can_guess() {
+    let tmp = std::env::temp_dir().join(format!("sso-agent-demo-tmp-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sso-agent"))
+        .arg("demo")
+        .env("TMPDIR", &tmp)
+        .env_remove("SSO_AGENT_SOCKET")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let home = stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("temporary home"))
+        .unwrap_or_else(|| panic!("no temporary home in:\n{stdout}"))
+        .trim();
+    let dir = std::path::Path::new(home).parent().unwrap();
+    assert_eq!(dir.parent(), Some(tmp.as_path()), "{home}");
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("sso-agent-demo-"), "{name}");
+    assert_ne!(name, format!("sso-agent-demo-{pid}"), "a predictable name");
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -143,3 +143,83 @@ fn a_non_loopback_address_or_a_bad_fixture_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// A web page can post a form or text/plain to a loopback port without a CORS preflight; the
+/// control API takes JSON only, so such a request changes nothing.
+#[tokio::test]
+async fn the_control_api_takes_json_only() {
+    let (_emulator, url) = start(&[]);
+    let http = reqwest::Client::new();
+    let scenario = format!("{url}/_emulator/scenario");
+    let before = http
+        .get(&scenario)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (method, path, content_type, body) in [
+        (
+            "PUT",
+            "/_emulator/scenario",
+            "text/plain",
+            r#"{"auto_approve_after_polls": 1}"#,
+        ),
+        (
+            "POST",
+            "/_emulator/advance",
+            "application/x-www-form-urlencoded",
+            "seconds=700",
+        ),
+        (
+            "POST",
+            "/_emulator/approve",
+            "text/plain",
+            r#"{"user_code": "ABCD-EFGH"}"#,
+        ),
+        (
+            "POST",
+            "/_emulator/deny",
+            "",
+            r#"{"user_code": "ABCD-EFGH"}"#,
+        ),
+    ] {
+        let mut request = http
+            .request(method.parse().unwrap(), format!("{url}{path}"))
+            .body(body);
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 415, "{method} {path} as {content_type:?}");
+        let text = answer.text().await.unwrap();
+        assert!(text.contains("content-type: application/json"), "{text}");
+    }
+    let after = http
+        .get(&scenario)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(before, after, "the scenario is unchanged");
+    // The same request as JSON is taken.
+    let taken = http
+        .put(&scenario)
+        .json(&serde_json::json!({"auto_approve_after_polls": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(taken.status().is_success(), "{}", taken.status());
+    let now = http
+        .get(&scenario)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(now, before);
+}

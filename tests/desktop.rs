@@ -160,11 +160,22 @@ async fn a_login_notification_shows_the_code_opens_the_page_and_goes_away_and_an
     world.start_agent_with(|command| {
         command.env("BROWSER", &browser);
     });
-    let mut waiting = world
-        .command(&["credential-process", "--profile", "dev"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // No terminal (a session of its own) and no "wait anyway": the helper waits only because
+    // the agent says its notification showed the code.
+    let mut helper = world.command(&["credential-process", "--profile", "dev"]);
+    helper
+        .env_remove("SSO_AGENT_LOGIN_WAIT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut helper, || {
+            rustix::process::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut waiting = helper.spawn().unwrap();
     let mut code = None;
     wait_until("the login to be pending", || {
         code = pending_code(&world);

@@ -40,13 +40,47 @@ async fn secret_service() -> Arc<dyn TokenStore> {
         .store
 }
 
+/// The sso-oidc client as the agent builds it (`Client::new(&sdk_config(region))` in agent/mod.rs):
+/// the product's retries and time limits, only the endpoint pointed at the emulator. (The
+/// emulator's own tests keep `common::oidc`, one HTTP request per call.)
+async fn product_oidc(emulator: &sso_agent::emulator::RunningEmulator) -> aws_sdk_ssooidc::Client {
+    let sdk = sso_agent::aws_sdk::sdk_config(REGION).await;
+    aws_sdk_ssooidc::Client::from_conf(
+        aws_sdk_ssooidc::config::Builder::from(&sdk)
+            .endpoint_url(&emulator.base_url)
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn the_sessions_here_use_the_products_retries() {
+    let emulator = emulator().await;
+    let product = aws_sdk_ssooidc::Client::new(&sso_agent::aws_sdk::sdk_config(REGION).await);
+    let ours = product_oidc(&emulator).await;
+    let retries = |client: &aws_sdk_ssooidc::Client| {
+        let retry = client
+            .config()
+            .retry_config()
+            .cloned()
+            .expect("a retry config");
+        (retry.mode(), retry.max_attempts())
+    };
+    assert_eq!(retries(&ours), retries(&product));
+    assert!(retries(&ours).1 > 1, "{:?}", retries(&ours));
+}
+
 async fn open(
     emulator: &sso_agent::emulator::RunningEmulator,
     config: &SsoSessionConfig,
 ) -> Session {
-    Session::open(config.clone(), secret_service().await, oidc(emulator).await)
-        .await
-        .unwrap()
+    Session::open(
+        config.clone(),
+        secret_service().await,
+        product_oidc(emulator).await,
+        &emulator.base_url,
+    )
+    .await
+    .unwrap()
 }
 
 /// Everything `tracing` writes on this thread while the test runs.
@@ -190,6 +224,7 @@ async fn an_expired_code_ends_the_login_with_what_to_do() {
     let err = session
         .login(
             move |_| {
+                let base = base.clone();
                 tokio::spawn(async move {
                     reqwest::Client::new()
                         .post(format!("{base}/_emulator/advance"))
@@ -245,7 +280,7 @@ async fn a_denied_login_says_so() {
     let err = session
         .login(
             move |pending| {
-                let user_code = pending.user_code.clone();
+                let (base, user_code) = (base.clone(), pending.user_code.clone());
                 tokio::spawn(async move {
                     reqwest::Client::new()
                         .post(format!("{base}/_emulator/deny"))
@@ -272,6 +307,8 @@ async fn a_rejected_registration_is_replaced_once() {
     let store = secret_service().await;
     // A registration this emulator never issued (as after a service-side expiry or reset).
     let mut stale = sso_agent::store::SessionRecord::new(START_URL, REGION);
+    // Issued (so it says) by this endpoint: a record from another one is never sent here.
+    stale.oidc_endpoint = Some(emulator.base_url.clone());
     stale.registration = Some(sso_agent::store::Registration {
         client_id: "unknown-client".into(),
         client_secret: sso_agent::secret::Secret::new("unknown-secret"),
@@ -280,9 +317,14 @@ async fn a_rejected_registration_is_replaced_once() {
     });
     store.save(&config.name, &stale).unwrap();
 
-    let mut session = Session::open(config.clone(), store.clone(), oidc(&emulator).await)
-        .await
-        .unwrap();
+    let mut session = Session::open(
+        config.clone(),
+        store.clone(),
+        product_oidc(&emulator).await,
+        &emulator.base_url,
+    )
+    .await
+    .unwrap();
     session.login(|_| {}, std::future::pending()).await.unwrap();
     let calls = calls(&emulator).await;
     let of = |operation: &str| -> Vec<String> {
@@ -309,8 +351,9 @@ async fn server_errors_and_dropped_connections_end_the_login_with_their_message(
     let mut session = open(&emulator, &config).await;
     scenario(
         &emulator,
-        json!({"faults": [{"operation": "StartDeviceAuthorization", "status": 500},
-                          {"operation": "StartDeviceAuthorization", "reset": true}]}),
+        // The product's SDK clients try a call 3 times: each login meets 3 faults.
+        json!({"faults": [{"operation": "StartDeviceAuthorization", "status": 500, "count": 3},
+                          {"operation": "StartDeviceAuthorization", "reset": true, "count": 3}]}),
     )
     .await;
     let err = session
@@ -334,6 +377,12 @@ async fn server_errors_and_dropped_connections_end_the_login_with_their_message(
         err.to_string().contains("connection failed or was reset"),
         "{err}"
     );
+    let attempts = calls(&emulator)
+        .await
+        .iter()
+        .filter(|call| call["operation"] == "StartDeviceAuthorization")
+        .count();
+    assert_eq!(attempts, 6, "each login tried its call 3 times");
     forget(&mut session).await;
 }
 
@@ -394,9 +443,14 @@ async fn refresh_runs_once_near_expiry_stores_the_rotated_token_and_survives_a_r
         store.load(&config.name).unwrap().unwrap().token,
         Some(renewed.clone())
     );
-    let mut restarted = Session::open(config.clone(), store.clone(), oidc(&emulator).await)
-        .await
-        .unwrap();
+    let mut restarted = Session::open(
+        config.clone(),
+        store.clone(),
+        product_oidc(&emulator).await,
+        &emulator.base_url,
+    )
+    .await
+    .unwrap();
     assert_eq!(restarted.token(), Some(&renewed));
     assert!(restarted.is_logged_in(SystemTime::now()));
     portal(&emulator)
@@ -485,7 +539,7 @@ async fn a_failed_refresh_backs_off_instead_of_retrying_at_once() {
     session.login(|_| {}, std::future::pending()).await.unwrap();
     scenario(
         &emulator,
-        json!({"faults": [{"operation": "CreateToken", "status": 500}]}),
+        json!({"faults": [{"operation": "CreateToken", "status": 500, "count": 3}]}),
     )
     .await;
     // Woken long after the expiry (a suspended laptop): one attempt, then a 30 s wait.
@@ -511,8 +565,8 @@ async fn a_failed_refresh_backs_off_instead_of_retrying_at_once() {
             .unwrap(),
         RefreshOutcome::Refreshed
     );
-    // After the login's own CreateToken: the failed refresh (a fault has no grant detail) and
-    // the one 30 s later.
+    // After the login's own CreateToken: the failed refresh, its SDK retries (3 attempts in all;
+    // a fault has no grant detail), and the one 30 s later.
     let refreshes: Vec<_> = calls(&emulator)
         .await
         .iter()
@@ -520,6 +574,10 @@ async fn a_failed_refresh_backs_off_instead_of_retrying_at_once() {
         .skip(1)
         .map(|call| call["outcome"].clone())
         .collect();
-    assert_eq!(refreshes, [json!("InternalServerException"), json!("ok")]);
+    let failed = json!("InternalServerException");
+    assert_eq!(
+        refreshes,
+        [failed.clone(), failed.clone(), failed, json!("ok")]
+    );
     forget(&mut session).await;
 }

@@ -3,22 +3,10 @@
 
 mod common;
 
-use common::home::{keyring_item, signal, stdout_of, AgentHome};
+use common::home::{keyring_item, signal, status, stdout_of, AgentHome};
 use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-fn count(calls: &[Value], operation: &str, detail: Option<&str>) -> usize {
-    calls
-        .iter()
-        .filter(|call| call["operation"] == operation)
-        .filter(|call| detail.is_none_or(|detail| call["detail"] == detail))
-        .count()
-}
-
-fn status(world: &AgentHome) -> Value {
-    serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).unwrap()
-}
 
 async fn wait_for(what: &str, mut ready: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
         };
         let index = config.index();
         let _ = index.sso_sessions();
+        for (name, _) in index.sso_sessions_each() {
+            let _ = index.login_command(&name);
+        }
         for name in ["default", "dev", "corp", "a", ""] {
             let _ = index.profile(name);
             let _ = index.profile_role(name);

@@ -26,6 +26,11 @@ impl ConfigCache {
         }
     }
 
+    /// The file this agent serves.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// The configuration, read again if the file's modification time changed.
     pub async fn current(&self) -> Result<std::sync::Arc<ConfigIndex>, ConfigError> {
         let modified = std::fs::metadata(&self.path)

@@ -1,7 +1,8 @@
 //! `credentials`: a profile's role credentials, from memory when they are cached.
 
+use super::lifecycle::Want;
 use super::roles::{CachedCredentials, RoleEntry, RoleKey, MIN_VALIDITY};
-use super::sessions::{NotReady, SessionSlot};
+use super::slot::{NotReady, SessionSlot};
 use super::{error, Agent, Reply};
 use crate::portal::{self, PortalError};
 use crate::protocol::{ErrorKind, Response};
@@ -29,19 +30,32 @@ pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
         Ok(slot) => slot,
         Err(message) => return error(ErrorKind::Store, message),
     };
-    let token = match slot.token_or_login(wait, &agent.stopping()).await {
-        Ok(token) => token,
-        Err(NotReady::LoginPending(pending)) => return Response::LoginPending(pending).into(),
-        Err(NotReady::LoginFailed(message)) => return error(ErrorKind::Login, message),
-    };
-    // One upstream call however many requests wait here; the others find its result.
-    let _flight = entry.fetching.lock().await;
-    if let Some(cached) = entry.usable(SystemTime::now()) {
-        return Reply::Encoded(cached);
-    }
-    match fetch(agent, &slot, &key, &token).await {
-        Ok(cached) => Reply::Encoded(cached),
-        Err(err) => error(kind_of(&err), describe(&err, &key.session)),
+    // A token the portal turns out to have revoked is refreshed (or a login started) once.
+    let mut revoked_before = false;
+    loop {
+        // Read before the token is taken: a logout from here on keeps this fetch out of the cache.
+        let logouts = slot.logouts();
+        let token = match slot.token(Want::Token, wait, &agent.stopping()).await {
+            Ok(token) => token,
+            Err(NotReady::LoginPending(pending)) => return Response::LoginPending(pending).into(),
+            Err(NotReady::Failed(message)) => return error(ErrorKind::Login, message),
+        };
+        // One upstream call however many requests wait here; the others find its result.
+        let _flight = entry.fetching.lock().await;
+        if let Some(cached) = entry.usable(SystemTime::now()) {
+            return Reply::Encoded(cached);
+        }
+        match fetch(agent, &slot, &key, &token, logouts).await {
+            Ok(cached) => return Reply::Encoded(cached),
+            Err(PortalError::Unauthorized) if !revoked_before => revoked_before = true,
+            Err(err) => {
+                let login = match agent.config.current().await {
+                    Ok(config) => config.login_command(&slot.config.name),
+                    Err(_) => crate::config::login_command(&slot.config.name, None),
+                };
+                return error(kind_of(&err), describe(&err, &login));
+            }
+        }
     }
 }
 
@@ -51,6 +65,7 @@ async fn fetch(
     slot: &Arc<SessionSlot>,
     key: &Arc<RoleKey>,
     token: &TokenSet,
+    logouts: u64,
 ) -> Result<Arc<CachedCredentials>, PortalError> {
     let clients = agent.clients(&slot.config.region).await;
     let fetched = portal::get_role_credentials(
@@ -63,8 +78,9 @@ async fn fetch(
     let credentials = match fetched {
         Ok(credentials) => credentials,
         Err(PortalError::Unauthorized) => {
-            // Revoked upstream (a logout elsewhere): the next request logs in again.
-            slot.drop_token(token);
+            // Revoked upstream (a logout elsewhere): never served again, refreshed before any login.
+            tracing::warn!(session = %slot.config.name, "IAM Identity Center revoked the access token");
+            slot.revoked(token).await;
             return Err(PortalError::Unauthorized);
         }
         Err(err) => return Err(err),
@@ -77,10 +93,14 @@ async fn fetch(
             MIN_VALIDITY.as_secs() / 60
         );
     }
-    let cached = agent
-        .roles
-        .entry(key)
-        .store(CachedCredentials::new(&credentials));
+    let entry = agent.roles.entry(key);
+    let cached = entry.store(CachedCredentials::new(&credentials));
+    // A logout while this call was out has forgotten the session's roles; these credentials
+    // must not be cached past it (the caller asked before it, and gets them). Checked after
+    // storing: a logout between a check and the store would otherwise miss them.
+    if slot.logouts() != logouts {
+        agent.roles.forget_session(&key.session);
+    }
     agent.roles.added.notify_one();
     Ok(cached)
 }
@@ -124,10 +144,11 @@ async fn renew(agent: Arc<Agent>, key: Arc<RoleKey>, entry: Arc<RoleEntry>) {
     let Some(slot) = agent.open_slot(&key.session) else {
         return;
     };
+    let logouts = slot.logouts();
     let Some(token) = slot.valid_token(SystemTime::now()) else {
         return;
     };
-    if let Err(err) = fetch(&agent, &slot, &key, &token).await {
+    if let Err(err) = fetch(&agent, &slot, &key, &token, logouts).await {
         tracing::warn!(
             "renewing {}/{}: {err}; trying again later",
             key.account_id,
@@ -144,11 +165,9 @@ fn kind_of(err: &PortalError) -> ErrorKind {
     }
 }
 
-fn describe(err: &PortalError, session: &str) -> String {
+fn describe(err: &PortalError, login: &str) -> String {
     match err {
-        PortalError::Unauthorized => {
-            format!("{err}; log in again with `sso-agent login --sso-session {session}`")
-        }
+        PortalError::Unauthorized => format!("{err}; log in again with `{login}`"),
         _ => err.to_string(),
     }
 }

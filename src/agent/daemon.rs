@@ -5,7 +5,7 @@ use super::Agent;
 use crate::paths::{self, PathError};
 use crate::store::{self, StoreError};
 use std::fs::File;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use tokio::net::UnixListener;
 
@@ -60,6 +60,9 @@ fn take_lock(path: &Path) -> Result<File, DaemonError> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
+        // The directory was checked; a symlink planted as the lock is still not followed.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(paths::lock_path(path))
         .map_err(|err| DaemonError::Bind {
             socket: shown.clone(),
@@ -76,7 +79,7 @@ pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
     let shown = path.display().to_string();
     let lock = take_lock(path)?;
     // Holding the lock, any socket file left is a dead agent's.
-    if path.exists() {
+    if std::fs::symlink_metadata(path).is_ok() {
         std::fs::remove_file(path).map_err(|err| DaemonError::Bind {
             socket: shown.clone(),
             reason: err.to_string(),
@@ -102,6 +105,7 @@ pub fn claim_socket(path: &Path) -> Result<ClaimedSocket, DaemonError> {
 
 /// Runs the agent on `socket` until SIGTERM/SIGINT.
 pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
+    let shutdown = shutdown_signal();
     crate::hardening::harden();
     raise_open_file_limit();
     let opened = tokio::task::spawn_blocking(store::open_from_env)
@@ -133,16 +137,29 @@ pub async fn run(socket: ClaimedSocket) -> Result<(), DaemonError> {
         lock,
         inherited,
     } = socket;
-    super::server::serve(listener, agent, shutdown_signal()).await;
+    super::server::serve(listener, agent.clone(), shutdown).await;
+    // Tokens a failed keyring write left in memory only are not lost by a normal stop.
+    agent.save_before_stop().await;
     notify_service_manager(sd_notify::NotifyState::Stopping);
     // Remove the socket while still holding the lock, so no new agent's socket is removed; an
     // inherited socket belongs to the service manager.
     if !inherited {
         let _ = std::fs::remove_file(&path);
     }
+    remove_own_autostart_marker(&path);
     drop(lock);
     tracing::info!("agent stopped");
     Ok(())
+}
+
+/// The autostart marker names the agent autostart started; once that agent is gone, so is it.
+fn remove_own_autostart_marker(socket: &Path) {
+    let marker = paths::autostart_marker(socket);
+    let ours = std::fs::read_to_string(&marker)
+        .is_ok_and(|pid| pid.trim() == std::process::id().to_string());
+    if ours {
+        let _ = std::fs::remove_file(marker);
+    }
 }
 
 /// Lifts the soft limit on open files to the hard one: the agent serves up to
@@ -168,18 +185,22 @@ fn notify_service_manager(state: sd_notify::NotifyState) {
     }
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT. The handlers are installed when this is called, not when the
+/// future is first polled: a SIGTERM that comes while the agent is busy must not kill it.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+    );
+    async move {
+        let (Ok(mut terminate), Ok(mut interrupt)) = handlers else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
     }
 }

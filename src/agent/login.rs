@@ -1,36 +1,43 @@
 //! `login` and `await_login`: start or join a session's login, and wait for it.
 
-use super::sessions::NotReady;
+use super::lifecycle::Want;
+use super::slot::NotReady;
 use super::{error, Agent, Reply};
 use crate::config::SsoSessionConfig;
 use crate::protocol::{ErrorKind, Response};
 use crate::store::{epoch_to_time, TokenSet};
 use std::sync::Arc;
 
-pub async fn start(agent: &Arc<Agent>, session: Option<String>, profile: Option<String>) -> Reply {
+pub async fn start(
+    agent: &Arc<Agent>,
+    session: Option<String>,
+    profile: Option<String>,
+    force: bool,
+) -> Reply {
     let config = match resolve(agent, session, profile).await {
         Ok(config) => config,
         Err(message) => return error(ErrorKind::Config, message),
     };
-    outcome(agent, &config, false).await
+    let want = if force { Want::Relogin } else { Want::Token };
+    outcome(agent, &config, want, false).await
 }
 
 pub async fn wait(agent: &Arc<Agent>, session: &str) -> Reply {
     match resolve(agent, Some(session.to_string()), None).await {
-        Ok(config) => outcome(agent, &config, true).await,
+        Ok(config) => outcome(agent, &config, Want::Token, true).await,
         Err(message) => error(ErrorKind::Config, message),
     }
 }
 
-async fn outcome(agent: &Arc<Agent>, config: &SsoSessionConfig, wait: bool) -> Reply {
+async fn outcome(agent: &Arc<Agent>, config: &SsoSessionConfig, want: Want, wait: bool) -> Reply {
     let slot = match agent.session(config).await {
         Ok(slot) => slot,
         Err(message) => return error(ErrorKind::Store, message),
     };
-    match slot.token_or_login(wait, &agent.stopping()).await {
+    match slot.token(want, wait, &agent.stopping()).await {
         Ok(token) => logged_in(&config.name, &token),
         Err(NotReady::LoginPending(pending)) => Response::LoginPending(pending).into(),
-        Err(NotReady::LoginFailed(message)) => error(ErrorKind::Login, message),
+        Err(NotReady::Failed(message)) => error(ErrorKind::Login, message),
     }
 }
 

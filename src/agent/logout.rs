@@ -4,7 +4,19 @@ use super::{error, Agent, Reply};
 use crate::protocol::{ErrorKind, Response};
 use std::sync::Arc;
 
-pub async fn handle(agent: &Arc<Agent>, session: Option<String>, all: bool) -> Reply {
+pub async fn handle(
+    agent: &Arc<Agent>,
+    session: Option<String>,
+    profile: Option<String>,
+    all: bool,
+) -> Reply {
+    let session = match profile {
+        Some(profile) => match agent.config.profile(&profile).await {
+            Ok(profile) => Some(profile.session.name),
+            Err(err) => return error(ErrorKind::Config, err.to_string()),
+        },
+        None => session,
+    };
     let slots = match (session, all) {
         (_, true) => agent.slots(),
         (Some(name), false) => match agent.open_slot(&name) {
@@ -25,19 +37,32 @@ pub async fn handle(agent: &Arc<Agent>, session: Option<String>, all: bool) -> R
         }
     };
     let mut sessions = Vec::new();
+    let mut unsaved = Vec::new();
     for slot in slots {
-        if let Some(token) = slot.token_snapshot() {
+        // Forgotten here first, so nothing is served or cached from it meanwhile.
+        let (token, stored) = slot.forget().await;
+        agent.roles.forget_session(&slot.config.name);
+        if let Some(token) = token {
             let clients = agent.clients(&slot.config.region).await;
             if let Err(err) = crate::portal::logout(&clients.sso, &token.access_token).await {
                 // The local logout still happens: the token is gone from here either way.
                 tracing::warn!("logging out of {} upstream: {err}", slot.config.name);
             }
         }
-        if let Err(message) = slot.forget().await {
-            return error(ErrorKind::Store, message);
+        if let Err(message) = stored {
+            unsaved.push(format!("{}: {message}", slot.config.name));
         }
-        agent.roles.forget_session(&slot.config.name);
         sessions.push(slot.config.name.clone());
+    }
+    if !unsaved.is_empty() {
+        return error(
+            ErrorKind::Store,
+            format!(
+                "logged out of {} (here and upstream), but the keyring item is not removed yet ({}); the agent removes it once the keyring answers",
+                sessions.join(", "),
+                unsaved.join("; ")
+            ),
+        );
     }
     Response::LoggedOut { sessions }.into()
 }

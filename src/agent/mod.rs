@@ -4,11 +4,12 @@ mod activation;
 mod config_cache;
 mod credentials;
 pub mod daemon;
+pub mod lifecycle;
 mod login;
 mod logout;
 mod roles;
 pub mod server;
-mod sessions;
+mod slot;
 mod status;
 
 use crate::config::SsoSessionConfig;
@@ -18,7 +19,7 @@ use crate::session::Session;
 use crate::store::{CountingStore, OpenedStore};
 use config_cache::ConfigCache;
 use roles::{CachedCredentials, RoleCache};
-use sessions::SessionSlot;
+use slot::SessionSlot;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -47,6 +48,16 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
 struct RegionClients {
     oidc: aws_sdk_ssooidc::Client,
     sso: aws_sdk_sso::Client,
+    /// The sso-oidc endpoint `oidc` calls, which a session's stored tokens are tied to.
+    oidc_endpoint: String,
+}
+
+/// The SDK clients per region, built from one reading of the config file: an edit of its
+/// endpoints (a `services` section) builds them again.
+#[derive(Default)]
+struct Clients {
+    built_from: Option<Arc<crate::config::ConfigIndex>>,
+    regions: HashMap<String, RegionClients>,
 }
 
 pub struct Agent {
@@ -54,8 +65,14 @@ pub struct Agent {
     passed_over: Vec<String>,
     config: ConfigCache,
     sessions: Mutex<HashMap<String, Arc<SessionSlot>>>,
+    /// Held while a session is opened or replaced.
+    /// One per session name: sessions open (and a stuck keyring stalls) one at a time each, not
+    /// all behind one another.
+    opening: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Why a session last failed to open (the store), until it opens.
+    open_failures: Mutex<HashMap<String, String>>,
     roles: RoleCache,
-    clients: tokio::sync::Mutex<HashMap<String, RegionClients>>,
+    clients: tokio::sync::Mutex<Clients>,
     notifier: Arc<dyn Notifier>,
     /// Signalled when a session's login ends: the refresher looks again at once.
     sessions_changed: Arc<tokio::sync::Notify>,
@@ -69,8 +86,10 @@ impl Agent {
             passed_over: opened.passed_over,
             config: ConfigCache::new(),
             sessions: Mutex::new(HashMap::new()),
+            opening: Mutex::new(HashMap::new()),
+            open_failures: Mutex::new(HashMap::new()),
             roles: RoleCache::default(),
-            clients: tokio::sync::Mutex::new(HashMap::new()),
+            clients: tokio::sync::Mutex::new(Clients::default()),
             notifier,
             sessions_changed: Arc::new(tokio::sync::Notify::new()),
             stop: watch::channel(false).0,
@@ -78,34 +97,62 @@ impl Agent {
     }
 
     /// Opens every configured sso-session now: the one keyring read each gets, at start.
+    /// One broken session does not keep the others closed: each opens on its own, and one that
+    /// cannot is shown in `status` with its error.
     pub async fn open_configured_sessions(&self) {
-        let sessions = match self
-            .config
-            .current()
-            .await
-            .and_then(|config| config.sso_sessions())
-        {
-            Ok(sessions) => sessions,
+        let config = match self.config.current().await {
+            Ok(config) => config,
             Err(err) => {
                 tracing::warn!("{err}");
                 return;
             }
         };
-        for config in sessions {
-            if let Err(message) = self.session(&config).await {
+        for (_, session) in config.sso_sessions_each() {
+            let opened = match session {
+                Ok(session) => self.session(&session).await.map(|_| ()),
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(message) = opened {
                 tracing::warn!("{message}");
             }
         }
     }
 
+    /// Sessions the config names that are not open, each with why: a broken `[sso-session]`, or
+    /// a store that would not open it.
+    async fn unopened_sessions(&self) -> Vec<(String, String)> {
+        let Ok(config) = self.config.current().await else {
+            return Vec::new();
+        };
+        let open = self.lock_sessions();
+        let failed = self.lock_open_failures();
+        config
+            .sso_sessions_each()
+            .into_iter()
+            .filter(|(name, _)| !open.contains_key(name))
+            .filter_map(|(name, session)| match session {
+                Err(err) => Some((name, err.to_string())),
+                Ok(_) => failed.get(&name).map(|why| (name, why.clone())),
+            })
+            .collect()
+    }
+
+    fn lock_open_failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.open_failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Starts (or joins) the login of an open session: the desktop's "Log in now".
-    pub fn start_login(&self, session: &str) {
-        match self.open_slot(session) {
-            Some(slot) => {
-                slot.start_or_join_login(&self.stopping(), true);
-            }
-            None => tracing::warn!("no session {session} to log in to"),
-        }
+    pub fn start_login(self: &Arc<Self>, session: &str) {
+        let Some(slot) = self.open_slot(session) else {
+            tracing::warn!("no session {session} to log in to");
+            return;
+        };
+        let stop = self.stopping();
+        tokio::spawn(async move {
+            let _ = slot.token(lifecycle::Want::Relogin, true, &stop).await;
+        });
     }
 
     /// Ends logins in progress (at shutdown).
@@ -113,8 +160,24 @@ impl Agent {
         self.stop.send_replace(true);
     }
 
+    /// Gives the store whatever it lacks (a write that failed) before the agent exits; bounded by
+    /// the store's own time limit per session.
+    pub async fn save_before_stop(&self) {
+        for slot in self.slots() {
+            slot.save_before_stop().await;
+        }
+    }
+
     fn stopping(&self) -> watch::Receiver<bool> {
         self.stop.subscribe()
+    }
+}
+
+/// Two names of one file (a symlink, `..`); a path that does not exist is only equal to itself.
+fn same_file(a: &str, b: &str) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -125,8 +188,18 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 impl Agent {
     async fn clients(&self, region: &str) -> RegionClients {
+        let config = self.config.current().await.ok();
         let mut clients = self.clients.lock().await;
-        if let Some(existing) = clients.get(region) {
+        let same_file = match (&clients.built_from, &config) {
+            (Some(built), Some(current)) => Arc::ptr_eq(built, current),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same_file {
+            clients.regions.clear();
+            clients.built_from = config;
+        }
+        if let Some(existing) = clients.regions.get(region) {
             return existing.clone();
         }
         let sdk = crate::aws_sdk::sdk_config(region).await;
@@ -134,30 +207,66 @@ impl Agent {
         let created = RegionClients {
             oidc: aws_sdk_ssooidc::Client::new(&sdk),
             sso: aws_sdk_sso::Client::new(&sdk),
+            oidc_endpoint: crate::aws_sdk::oidc_endpoint(&sdk, region),
         };
-        clients.insert(region.to_string(), created.clone());
+        clients.regions.insert(region.to_string(), created.clone());
         created
     }
 
     /// The session's slot, opened (one store read) the first time it is needed, and again if
     /// its configuration changed.
     async fn session(&self, config: &SsoSessionConfig) -> Result<Arc<SessionSlot>, String> {
-        if let Some(slot) = self.lock_sessions().get(&config.name) {
-            if slot.config == *config {
-                return Ok(slot.clone());
-            }
-        }
+        // One opening at a time per session: two requests never open two Sessions over one
+        // keyring item.
+        let opening = self
+            .opening
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(config.name.clone())
+            .or_default()
+            .clone();
+        let _opening = opening.lock().await;
+        let existing = self.lock_sessions().get(&config.name).cloned();
         let clients = self.clients(&config.region).await;
-        let session = Session::open(config.clone(), self.store.clone(), clients.oidc)
-            .await
-            .map_err(|err| err.to_string())?;
+        if let Some(slot) = existing {
+            let same_endpoint = slot.oidc_endpoint == clients.oidc_endpoint;
+            if slot.config == *config && same_endpoint && !slot.is_retired() {
+                return Ok(slot);
+            }
+            // The config changed: the old slot lets go of the item before the new one reads it.
+            slot.retire().await;
+            self.roles.forget_session(&config.name);
+        }
+        let session = match Session::open(
+            config.clone(),
+            self.store.clone(),
+            clients.oidc,
+            &clients.oidc_endpoint,
+        )
+        .await
+        {
+            Ok(session) => session,
+            Err(err) => {
+                let message = err.to_string();
+                self.lock_open_failures()
+                    .insert(config.name.clone(), message.clone());
+                return Err(message);
+            }
+        };
+        self.lock_open_failures().remove(&config.name);
         let mut sessions = self.lock_sessions();
         match sessions.get(&config.name) {
-            // Opened by a concurrent request meanwhile: keep that one.
-            Some(slot) if slot.config == *config => Ok(slot.clone()),
+            Some(slot)
+                if slot.config == *config
+                    && slot.oidc_endpoint == clients.oidc_endpoint
+                    && !slot.is_retired() =>
+            {
+                Ok(slot.clone())
+            }
             _ => {
                 let slot = Arc::new(SessionSlot::new(
                     session,
+                    &clients.oidc_endpoint,
                     self.notifier.clone(),
                     self.sessions_changed.clone(),
                 ));
@@ -178,10 +287,55 @@ impl Agent {
         self.lock_sessions().get(name).cloned()
     }
 
+    /// Sessions the config no longer has stop refreshing, and their cached roles go: an edit
+    /// of the file while the agent runs takes effect without a restart.
+    pub(crate) async fn retire_unconfigured(&self) {
+        let Ok(config) = self.config.current().await else {
+            return; // a file that does not parse now retires nothing
+        };
+        for slot in self.slots() {
+            // A legacy session (named by its start URL) is found while a profile names it.
+            let wanted = config.sso_session(&slot.config.name).ok();
+            if wanted.as_ref() == Some(&slot.config) {
+                continue;
+            }
+            tracing::info!(session = %slot.config.name, "the session left the config or changed; it is no longer refreshed");
+            slot.retire().await;
+            self.roles.forget_session(&slot.config.name);
+            let mut sessions = self.lock_sessions();
+            if sessions
+                .get(&slot.config.name)
+                .is_some_and(|current| Arc::ptr_eq(current, &slot))
+            {
+                sessions.remove(&slot.config.name);
+            }
+        }
+    }
+
     fn slots(&self) -> Vec<Arc<SessionSlot>> {
         let mut slots: Vec<_> = self.lock_sessions().values().cloned().collect();
         slots.sort_by(|a, b| a.config.name.cmp(&b.config.name));
         slots
+    }
+
+    /// Whether this agent serves the config file a request names (`None`: any). An agent
+    /// autostarted from one shell keeps that shell's `AWS_CONFIG_FILE`; a caller with another
+    /// file is told so, not answered from the wrong file.
+    pub fn serves_config(&self, wanted: Option<&str>, request: &Request) -> Result<(), Box<Reply>> {
+        if matches!(request, Request::Stop | Request::Status) {
+            return Ok(());
+        }
+        let Some(wanted) = wanted else { return Ok(()) };
+        let served = self.config.path();
+        if wanted == served || same_file(wanted, served) {
+            return Ok(());
+        }
+        Err(Box::new(error(
+            ErrorKind::Config,
+            format!(
+                "the agent on this socket serves {served}, not {wanted} (AWS_CONFIG_FILE differs); use the same AWS_CONFIG_FILE, or run a second agent for this file with its own socket: SSO_AGENT_SOCKET=<private dir>/agent.sock sso-agent daemon, with SSO_AGENT_SOCKET set for its callers too"
+            ),
+        )))
     }
 
     pub async fn handle(self: &Arc<Self>, request: Request) -> Reply {
@@ -189,10 +343,20 @@ impl Agent {
             Request::Credentials { profile, wait } => {
                 credentials::handle(self, &profile, wait).await
             }
-            Request::Login { session, profile } => login::start(self, session, profile).await,
+            Request::Login {
+                session,
+                profile,
+                force,
+            } => login::start(self, session, profile, force).await,
             Request::AwaitLogin { session } => login::wait(self, &session).await,
             Request::Status => status::handle(self).await,
-            Request::Logout { session, all } => logout::handle(self, session, all).await,
+            Request::Logout {
+                session,
+                profile,
+                all,
+            } => logout::handle(self, session, profile, all).await,
+            // The server answers `stop` itself (it owns the shutdown), with the status.
+            Request::Stop => status::handle(self).await,
         }
     }
 
@@ -202,13 +366,10 @@ impl Agent {
         let mut stop = self.stopping();
         let warn_before = crate::notify::warn_before();
         loop {
-            let mut next = sessions::REFRESH_ROUND;
+            self.retire_unconfigured().await;
+            let mut next = slot::REFRESH_ROUND;
             for slot in self.slots() {
-                use crate::session::RefreshOutcome::*;
-                match slot.refresh_if_due(SystemTime::now(), warn_before).await {
-                    Some(NotDue(wait) | RetryLater(wait)) => next = next.min(wait),
-                    Some(Refreshed) | Some(NeedsLogin) | None => {}
-                }
+                next = next.min(slot.renew(SystemTime::now(), warn_before, &stop));
             }
             tokio::select! {
                 () = tokio::time::sleep(next.max(Duration::from_secs(1))) => {}

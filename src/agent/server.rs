@@ -1,19 +1,23 @@
 //! The socket side: accept, check the peer's uid, bound the connections, read frames with a
 //! limit and a timeout, answer, and shut down gracefully.
 
+mod idle;
+
 use super::{Agent, Reply};
-use crate::protocol::{self, decode_request, ErrorKind, FrameError, Response};
+use crate::protocol::{self, decode_envelope, ErrorKind, FrameError, Request, Response};
+use idle::{IdleConnections, IdleHandle};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
-/// Connections served at once; more wait in the listen backlog.
+/// Connections served at once; at the cap the longest-idle one is closed for a new one, and
+/// when none is idle the new ones wait.
 pub const MAX_CONNECTIONS: usize = 1024;
-/// How long a connection may take to send a request before it is closed
+/// How long a connection may take to send a request, or to take its answer, before it is closed
 /// (`SSO_AGENT_READ_TIMEOUT_MS` changes it, for tests and slow links).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -26,19 +30,27 @@ fn read_timeout() -> Duration {
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves until `shutdown` completes, then stops accepting and drains the connections.
+/// Serves until `shutdown` completes or a client asks the agent to stop, then stops accepting
+/// and drains the connections.
 pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl Future<Output = ()>) {
     let uid = crate::paths::current_uid();
     let timeout = read_timeout();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let idle = Arc::new(IdleConnections::default());
+    let stop_requested = Arc::new(Notify::new());
     let (stop_connections, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let shutdown = {
+        let stop_requested = stop_requested.clone();
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = stop_requested.notified() => tracing::info!("asked to stop over the socket"),
+            }
+        }
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            () = &mut shutdown => break,
-        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -50,11 +62,30 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl Fut
             },
             () = &mut shutdown => break,
         };
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // At the cap the connection that has said nothing for longest gives way: idle
+                // sockets cannot make a real request wait for the read timeout.
+                idle.evict_longest_idle();
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         while connections.try_join_next().is_some() {}
-        let (agent, stopping) = (agent.clone(), stopping.clone());
+        let connection = Connection {
+            agent: agent.clone(),
+            uid,
+            timeout,
+            stopping: stopping.clone(),
+            idle: IdleConnections::register(&idle),
+            stop_requested: stop_requested.clone(),
+        };
         connections.spawn(async move {
             let _permit = permit;
-            serve_connection(stream, agent, uid, timeout, stopping).await;
+            connection.serve(stream).await;
         });
     }
     tracing::info!(
@@ -76,52 +107,90 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl Fut
 /// A request (header and payload) usually fits this, so one `recv` reads it whole.
 const READ_BUFFER: usize = 512;
 
-async fn serve_connection(
-    stream: UnixStream,
+/// One accepted connection and what it needs from the server.
+struct Connection {
     agent: Arc<Agent>,
     uid: u32,
+    /// For reading a request and for writing its answer.
     timeout: Duration,
-    mut stopping: watch::Receiver<bool>,
-) {
-    match stream.peer_cred() {
-        Ok(peer) if peer.uid() == uid => {}
-        Ok(peer) => {
-            tracing::warn!(peer_uid = peer.uid(), peer_pid = ?peer.pid(), "refused a connection from another user");
-            let refusal = Response::Error {
-                kind: ErrorKind::Forbidden,
-                message: format!("this agent serves uid {uid} only"),
-            };
-            let mut stream = stream;
-            let _ = stream.write_all(&protocol::encode(&refusal)).await;
-            return;
+    stopping: watch::Receiver<bool>,
+    idle: IdleHandle,
+    stop_requested: Arc<Notify>,
+}
+
+impl Connection {
+    async fn serve(mut self, stream: UnixStream) {
+        match stream.peer_cred() {
+            Ok(peer) if peer.uid() == self.uid => {}
+            Ok(peer) => {
+                tracing::warn!(peer_uid = peer.uid(), peer_pid = ?peer.pid(), "refused a connection from another user");
+                let refusal = Response::Error {
+                    kind: ErrorKind::Forbidden,
+                    message: format!("this agent serves uid {} only", self.uid),
+                };
+                let mut stream = stream;
+                let _ = tokio::time::timeout(
+                    self.timeout,
+                    stream.write_all(&protocol::encode(&refusal)),
+                )
+                .await;
+                return;
+            }
+            Err(err) => {
+                tracing::warn!("cannot check a connection's peer: {err}");
+                return;
+            }
         }
-        Err(err) => {
-            tracing::warn!("cannot check a connection's peer: {err}");
-            return;
+        let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
+        loop {
+            self.idle.set_idle(true);
+            let payload = tokio::select! {
+                read = tokio::time::timeout(self.timeout, read_frame(&mut stream)) => match read {
+                    Ok(Ok(payload)) => payload,
+                    Ok(Err(FrameError::Closed)) => return,
+                    Ok(Err(err)) => {
+                        // An oversize or broken frame: say why, then drop the connection.
+                        let _ = self.write(&mut stream, error_reply(err.to_string())).await;
+                        return;
+                    }
+                    Err(_) => return, // silent for too long
+                },
+                () = super::stopped(&mut self.stopping) => return,
+                () = self.idle.evicted() => return,
+            };
+            self.idle.set_idle(false);
+            let (reply, stop) = match decode_envelope(&payload) {
+                // `stop` and `status` are about the agent, not a file: they work from any shell.
+                Ok(envelope) => match self
+                    .agent
+                    .serves_config(envelope.config_file.as_deref(), &envelope.body)
+                {
+                    Err(reply) => (*reply, false),
+                    Ok(()) if envelope.body == Request::Stop => {
+                        (self.agent.handle(Request::Stop).await, true)
+                    }
+                    Ok(()) => (self.agent.handle(envelope.body).await, false),
+                },
+                Err(message) => (error_reply(message), false),
+            };
+            let written = self.write(&mut stream, reply).await;
+            if stop {
+                // Answered first, so `sso-agent stop` learns which agent it stopped.
+                self.stop_requested.notify_one();
+            }
+            if !written {
+                return;
+            }
         }
     }
-    let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
-    loop {
-        let payload = tokio::select! {
-            read = tokio::time::timeout(timeout, read_frame(&mut stream)) => match read {
-                Ok(Ok(payload)) => payload,
-                Ok(Err(FrameError::Closed)) => return,
-                Ok(Err(err)) => {
-                    // An oversize or broken frame: say why, then drop the connection.
-                    let _ = write_reply(&mut stream, error_reply(err.to_string())).await;
-                    return;
-                }
-                Err(_) => return, // silent for too long
-            },
-            () = super::stopped(&mut stopping) => return,
-        };
-        let reply = match decode_request(&payload) {
-            Ok(request) => agent.handle(request).await,
-            Err(message) => error_reply(message),
-        };
-        if write_reply(&mut stream, reply).await.is_err() {
-            return;
-        }
+
+    /// Writes an answer within the time limit: a client that never reads does not keep the
+    /// connection (and its slot) forever. False when the connection is done.
+    async fn write(&self, stream: &mut BufReader<UnixStream>, reply: Reply) -> bool {
+        matches!(
+            tokio::time::timeout(self.timeout, write_reply(stream, reply)).await,
+            Ok(Ok(()))
+        )
     }
 }
 
@@ -132,6 +201,8 @@ fn error_reply(message: String) -> Reply {
     })
 }
 
+/// Reads one frame. The payload buffer grows with the bytes that arrive, not with the length
+/// the header announces: a header alone must not make the agent allocate 256 KiB.
 async fn read_frame(stream: &mut BufReader<UnixStream>) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     match stream.read_exact(&mut header).await {
@@ -141,8 +212,15 @@ async fn read_frame(stream: &mut BufReader<UnixStream>) -> Result<Vec<u8>, Frame
         }
         Err(err) => return Err(err.into()),
     }
-    let mut payload = vec![0u8; protocol::payload_len(header)?];
-    stream.read_exact(&mut payload).await?;
+    let len = protocol::payload_len(header)?;
+    let mut payload = Vec::new();
+    let read = (&mut *stream)
+        .take(len as u64)
+        .read_to_end(&mut payload)
+        .await?;
+    if read < len {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok(payload)
 }
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub async fn handle(agent: &Arc<Agent>) -> Reply {
+    // Shows the config as it is now: a session removed from the file is gone at once.
+    agent.retire_unconfigured().await;
     let now = SystemTime::now();
     let sessions = agent
         .slots()
@@ -25,7 +27,20 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
                 last_error: slot.last_error(),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut sessions = sessions;
+    for (name, why) in agent.unopened_sessions().await {
+        sessions.push(SessionStatus {
+            name,
+            start_url: String::new(),
+            region: String::new(),
+            logged_in: false,
+            expires_at: None,
+            refreshable: false,
+            pending_login: None,
+            last_error: Some(why),
+        });
+    }
     let roles = agent
         .roles
         .snapshot()
@@ -45,6 +60,12 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
         store_reads: agent.store.reads(),
         sessions,
         roles,
+        config_error: agent
+            .config
+            .current()
+            .await
+            .err()
+            .map(|err| err.to_string()),
     })
     .into()
 }

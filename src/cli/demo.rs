@@ -24,11 +24,12 @@ pub fn run() -> Result<()> {
     let demo = Demo::create(&emulator.base_url)?;
     let result = demo.walk_through(&runtime, &emulator);
     demo.stop_agent();
-    let _ = std::fs::remove_dir_all(&demo.root);
-    result
+    result // dropping `demo` removes its temporary directory
 }
 
 struct Demo {
+    /// Made by `tempfile`: a name nobody can guess and claim first, mode 0700, removed on drop.
+    _dir: tempfile::TempDir,
     root: PathBuf,
     socket: PathBuf,
     endpoint: String,
@@ -38,7 +39,11 @@ struct Demo {
 
 impl Demo {
     fn create(endpoint: &str) -> Result<Self> {
-        let root = std::env::temp_dir().join(format!("sso-agent-demo-{}", std::process::id()));
+        let dir = tempfile::Builder::new()
+            .prefix("sso-agent-demo-")
+            .tempdir()
+            .context("cannot create the demo's temporary directory")?;
+        let root = dir.path().to_path_buf();
         std::fs::create_dir_all(root.join("home/.aws"))?;
         let exe = std::env::current_exe()?;
         let config = format!(
@@ -49,6 +54,7 @@ impl Demo {
         );
         std::fs::write(root.join("home/.aws/config"), &config)?;
         Ok(Self {
+            _dir: dir,
             socket: root.join("run/agent.sock"),
             root,
             endpoint: endpoint.to_string(),
@@ -165,12 +171,24 @@ impl Demo {
         std::fs::create_dir_all(self.socket.parent().unwrap_or(Path::new("/")))?;
         set_private(self.socket.parent().unwrap_or(Path::new("/")))?;
         let log = std::fs::File::create(self.root.join("agent.log"))?;
-        let child = self
-            .command(&["daemon"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start the agent")?;
+        let mut command = self.command(&["daemon"]);
+        command.stdout(Stdio::null()).stderr(log);
+        // The demo's agent ends with the demo, however the demo ends (Ctrl-C, a closed pipe):
+        // its temporary home and socket are gone then, so nothing else could stop it.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                command.pre_exec(|| {
+                    rustix::process::set_parent_process_death_signal(Some(
+                        rustix::process::Signal::TERM,
+                    ))
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let child = command.spawn().context("cannot start the agent")?;
         *self.agent.borrow_mut() = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {

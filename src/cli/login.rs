@@ -5,9 +5,19 @@ use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, LOGIN_WAIT, REQUEST_TIMEOUT};
 use sso_agent::protocol::{PendingLoginInfo, Request, Response};
 
-pub fn run(session: Option<String>, profile: Option<String>, no_browser: bool) -> Result<()> {
+pub fn run(
+    session: Option<String>,
+    profile: Option<String>,
+    no_browser: bool,
+    force: bool,
+) -> Result<()> {
     let mut client = AgentClient::connect()?;
-    let pending = match client.request(Request::Login { session, profile }, REQUEST_TIMEOUT)? {
+    let request = Request::Login {
+        session,
+        profile,
+        force,
+    };
+    let pending = match client.request(request, REQUEST_TIMEOUT)? {
         Response::LoggedIn {
             session,
             expires_at,
@@ -46,7 +56,11 @@ fn show(pending: &PendingLoginInfo, no_browser: bool) {
     if let Some(qr) = qr_code(&pending.verification_uri_complete) {
         println!("  or scan this with a phone (no browser needed here):\n{qr}");
     }
-    if !no_browser {
+    if no_browser {
+        // Said in the lines above: the link, the code, the QR code.
+    } else if !can_open_browser(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty())) {
+        println!("No browser here (no DISPLAY, WAYLAND_DISPLAY or BROWSER): open the link above on any device.");
+    } else {
         // The browser opens in the user's own environment; webbrowser honours $BROWSER.
         match webbrowser::open(&pending.verification_uri_complete) {
             Ok(()) => println!("Opened the page in your browser."),
@@ -57,6 +71,19 @@ fn show(pending: &PendingLoginInfo, no_browser: bool) {
         "Waiting for approval (the code expires in {} min)…",
         pending.expires_in.div_ceil(60)
     );
+}
+
+/// Whether a browser can show a page here. On Linux without a display server nor `$BROWSER`
+/// (SSH, a console) webbrowser may still answer Ok (it finds a text browser, or xdg-open fails
+/// quietly), and "Opened the page" would send the person looking for a window that never came.
+fn can_open_browser(set: impl Fn(&str) -> bool) -> bool {
+    if cfg!(target_os = "linux") {
+        ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
+            .into_iter()
+            .any(set)
+    } else {
+        true
+    }
 }
 
 /// The URL as a QR code of half-block characters. The ink marks the code's light modules, so

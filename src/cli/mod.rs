@@ -10,3 +10,4 @@ pub mod login;
 pub mod logout;
 pub mod service;
 pub mod status;
+pub mod stop;

@@ -21,10 +21,18 @@ pub fn run(json: bool) -> Result<()> {
     for passed in &status.store_passed_over {
         println!("  passed over: {passed}");
     }
-    if status.sessions.is_empty() {
+    if let Some(error) = &status.config_error {
+        println!("the config cannot be read: {error}");
+    } else if status.sessions.is_empty() {
         println!("no sessions");
     }
     for session in &status.sessions {
+        if session.start_url.is_empty() {
+            // Named in the config but not open: its error says why and what to fix.
+            let why = session.last_error.as_deref().unwrap_or("unknown error");
+            println!("sso-session {}: not usable: {why}", session.name);
+            continue;
+        }
         let state = match (
             &session.pending_login,
             session.logged_in,
@@ -43,8 +51,8 @@ pub fn run(json: bool) -> Result<()> {
                 }
             ),
             _ => format!(
-                "not logged in: run `sso-agent login --sso-session {}`",
-                session.name
+                "not logged in: run `{}`",
+                sso_agent::config::login_command(&session.name, None)
             ),
         };
         println!(

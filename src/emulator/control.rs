@@ -5,7 +5,8 @@ use super::scenario::Scenario;
 use super::state::{Decision, Emulator};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -18,8 +19,30 @@ fn failure(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"message": message.into()}))).into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|err| format!("invalid request body: {err}"))
+/// A control request's JSON body. Only `content-type: application/json` is taken: a web page can
+/// send a form or text/plain to a loopback port without asking (no CORS preflight), but not JSON,
+/// so no page the person happens to open can approve a code or change the scenario.
+fn parse<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, (StatusCode, String)> {
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the control API takes only `content-type: application/json`; send the body as JSON with that header".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("invalid request body: {err}"),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -31,18 +54,26 @@ struct UserCodeRequest {
     user: Option<String>,
 }
 
-pub async fn approve(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
-    decide(&emulator, &body, true)
+pub async fn approve(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    decide(&emulator, &headers, &body, true)
 }
 
-pub async fn deny(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
-    decide(&emulator, &body, false)
+pub async fn deny(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    decide(&emulator, &headers, &body, false)
 }
 
-fn decide(emulator: &Emulator, body: &Bytes, approve: bool) -> Response {
-    let request: UserCodeRequest = match parse(body) {
+fn decide(emulator: &Emulator, headers: &HeaderMap, body: &Bytes, approve: bool) -> Response {
+    let request: UserCodeRequest = match parse(headers, body) {
         Ok(request) => request,
-        Err(message) => return failure(StatusCode::BAD_REQUEST, message),
+        Err((status, message)) => return failure(status, message),
     };
     let decision = if approve {
         let user = request
@@ -68,10 +99,14 @@ pub async fn get_scenario(State(emulator): State<Arc<Emulator>>) -> Response {
     Json(emulator.lock().scenario.clone()).into_response()
 }
 
-pub async fn put_scenario(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let scenario: Scenario = match parse(&body) {
+pub async fn put_scenario(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let scenario: Scenario = match parse(&headers, &body) {
         Ok(scenario) => scenario,
-        Err(message) => return failure(StatusCode::BAD_REQUEST, message),
+        Err((status, message)) => return failure(status, message),
     };
     if let Err(message) = scenario.validate() {
         return failure(StatusCode::BAD_REQUEST, message);
@@ -92,10 +127,14 @@ struct AdvanceRequest {
 
 /// Moves the emulator's clock forward, as if the machine had slept: tokens and codes expire
 /// without a test having to wait.
-pub async fn advance_clock(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let request: AdvanceRequest = match parse(&body) {
+pub async fn advance_clock(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request: AdvanceRequest = match parse(&headers, &body) {
         Ok(request) => request,
-        Err(message) => return failure(StatusCode::BAD_REQUEST, message),
+        Err((status, message)) => return failure(status, message),
     };
     let mut inner = emulator.lock();
     inner.clock_offset += Duration::from_secs(request.seconds);

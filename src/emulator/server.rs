@@ -58,7 +58,11 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
 }
 
 async fn unknown_operation() -> Response {
-    generic_error(StatusCode::NOT_FOUND, "UnknownOperationException")
+    super::wire::message_error(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        "no such operation here: the emulator serves the sso-oidc and sso APIs, /device, /authorize and /_emulator/{approve,deny,scenario,log,advance}",
+    )
 }
 
 /// The AWS operation a request calls, by its method and path.

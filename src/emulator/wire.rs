@@ -200,11 +200,12 @@ impl IntoResponse for PortalError {
 
 /// An error that is neither service's modeled shape (an injected fault with a bare status).
 pub fn generic_error(status: StatusCode, name: &str) -> Response {
-    error_response(
-        status,
-        name,
-        json!({"message": format!("injected {name}"), "__type": name}),
-    )
+    message_error(status, name, &format!("injected {name}"))
+}
+
+/// An error of no service's modeled shape, with its own message.
+pub fn message_error(status: StatusCode, name: &str, message: &str) -> Response {
+    error_response(status, name, json!({"message": message, "__type": name}))
 }
 
 fn error_response(status: StatusCode, error_type: &str, body: serde_json::Value) -> Response {

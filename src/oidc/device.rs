@@ -28,13 +28,14 @@ impl PendingLogin {
 }
 
 /// Runs one device login to its end. `on_pending` hears about the code once it exists;
-/// `cancel` completing stops the login.
+/// `cancel` completing stops the login. A poll that meets a network failure or a server error
+/// is not an answer: polling goes on while the code lives, since the person may be approving.
 pub async fn device_login(
     client: &aws_sdk_ssooidc::Client,
     session: &str,
     start_url: &str,
     registration: &Registration,
-    on_pending: impl FnOnce(&PendingLogin),
+    on_pending: &mut (dyn FnMut(&PendingLogin) + Send),
     cancel: impl Future<Output = ()>,
 ) -> Result<TokenSet, LoginError> {
     let answer = client
@@ -114,8 +115,27 @@ pub async fn device_login(
                     session: session.to_string(),
                 })
             }
+            _ if is_transient(&failure) => {
+                tracing::warn!(
+                    session,
+                    "a poll for the login's approval failed ({}); polling on",
+                    failure.code().unwrap_or("no usable answer")
+                );
+                KeepPolling::Pending
+            }
             _ => return Err(login_error(failure, session, "CreateToken")),
         };
         policy.record(started.elapsed(), answer);
+    }
+}
+
+/// A failure that says nothing about the login: no answer, or the service's own trouble.
+fn is_transient(failure: &CallFailure) -> bool {
+    match failure.code() {
+        None => true,
+        Some(code) => matches!(
+            code,
+            "InternalServerException" | "ThrottlingException" | "ServiceUnavailableException"
+        ),
     }
 }

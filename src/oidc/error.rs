@@ -22,11 +22,13 @@ pub enum LoginError {
         code: String,
         meaning: String,
     },
-    #[error("cannot reach IAM Identity Center for sso-session {session} ({operation}): {detail}; check the network connection and `sso_region`")]
+    #[error("cannot reach IAM Identity Center for sso-session {session} ({operation}): {detail}; {advice}")]
     Unreachable {
         session: String,
         operation: &'static str,
         detail: String,
+        /// Names the endpoint when a variable or the config file set it (`config::reachability_advice`).
+        advice: String,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -43,6 +45,7 @@ pub(crate) fn login_error(
             session: session.to_string(),
             operation,
             detail,
+            advice: crate::config::reachability_advice(crate::config::SSO_OIDC),
         },
         CallFailure::Service { code, description } => LoginError::Refused {
             session: session.to_string(),

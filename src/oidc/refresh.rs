@@ -29,7 +29,7 @@ impl Attempts {
 
     /// Gap required after the last attempt: 30 s (after a success too), doubling per failure,
     /// at most 5 min.
-    fn gap(&self) -> Duration {
+    pub fn gap(&self) -> Duration {
         let doublings = self.failures.saturating_sub(1).min(16);
         MIN_GAP.saturating_mul(1 << doublings).min(MAX_GAP)
     }
@@ -47,8 +47,18 @@ pub enum RefreshDecision {
 }
 
 pub fn decide(now: SystemTime, token: &TokenSet, attempts: Attempts) -> RefreshDecision {
-    let expires_at = epoch_to_time(token.expires_at);
-    if token.refresh_token.is_none() {
+    let refreshable = token.refresh_token.is_some();
+    decide_at(now, epoch_to_time(token.expires_at), refreshable, attempts)
+}
+
+/// `decide` from what is known about a token, without the token.
+pub fn decide_at(
+    now: SystemTime,
+    expires_at: SystemTime,
+    refreshable: bool,
+    attempts: Attempts,
+) -> RefreshDecision {
+    if !refreshable {
         return RefreshDecision::CannotRefresh {
             expired: now >= expires_at,
         };

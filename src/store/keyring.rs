@@ -67,7 +67,7 @@ fn backend(kind: StoreKind) -> keyring_core::Result<Arc<CredentialStore>> {
 /// How to fix a store that cannot be used.
 pub fn fix_for(kind: StoreKind) -> &'static str {
     match kind {
-        StoreKind::SecretService => "start a Secret Service (gnome-keyring, KeePassXC) in the desktop session and unlock it; on a headless box run `printf PASSWORD | gnome-keyring-daemon --unlock --components=secrets` inside the D-Bus session",
+        StoreKind::SecretService => "start a Secret Service (gnome-keyring, KeePassXC) in the desktop session and unlock it; on a headless box run `gnome-keyring-daemon --unlock --components=secrets` inside the D-Bus session and type the password, then Ctrl-D (never put it on the command line)",
         StoreKind::Keychain => "unlock the login keychain (Keychain Access, or `security unlock-keychain`)",
         StoreKind::Keyutils => "the kernel keyring needs a session keyring: start the agent under `keyctl session -` (containers often block keyctl altogether)",
         StoreKind::Memory => "nothing to fix",

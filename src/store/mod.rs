@@ -7,11 +7,13 @@ mod keyring;
 mod memory;
 mod record;
 mod select;
+mod writer;
 
 pub use counting::CountingStore;
 pub use memory::MemoryStore;
 pub use record::{epoch_to_time, time_to_epoch, Registration, SessionRecord, TokenSet};
 pub use select::{open, open_from_env, OpenedStore, StoreChoice};
+pub use writer::{bounded, store_timeout, RecordWriter};
 
 use std::fmt;
 

@@ -11,6 +11,10 @@ pub struct SessionRecord {
     pub version: u32,
     pub start_url: String,
     pub region: String,
+    /// The sso-oidc endpoint that issued the registration and tokens; they are sent nowhere
+    /// else. Absent in records written before it was kept: the AWS endpoint of the region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_endpoint: Option<String>,
     pub registration: Option<Registration>,
     pub token: Option<TokenSet>,
 }
@@ -21,6 +25,7 @@ impl SessionRecord {
             version: RECORD_VERSION,
             start_url: start_url.to_string(),
             region: region.to_string(),
+            oidc_endpoint: None,
             registration: None,
             token: None,
         }

@@ -64,6 +64,8 @@ impl AgentHome {
             .env("SSO_AGENT_STORE", "secret-service")
             .env("SSO_AGENT_NO_AUTOSTART", "1")
             .env("SSO_AGENT_LOG", "debug")
+            // No terminal or notification here: the tests approve logins themselves.
+            .env("SSO_AGENT_LOGIN_WAIT", "always")
             .env_remove("BROWSER");
         command
     }
@@ -181,6 +183,11 @@ pub fn signal(pid: u32, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// `sso-agent status --json` in this world.
+pub fn status(world: &AgentHome) -> serde_json::Value {
+    serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).unwrap()
 }
 
 /// The stdout of a successful run, or a panic with its stderr.

@@ -161,4 +161,13 @@ pub async fn calls(emulator: &RunningEmulator) -> Vec<Value> {
         .unwrap()
         .clone()
 }
+/// How many calls of `operation` (with `detail`, if given) the log has.
+pub fn count(calls: &[Value], operation: &str, detail: Option<&str>) -> usize {
+    calls
+        .iter()
+        .filter(|call| call["operation"] == operation)
+        .filter(|call| detail.is_none_or(|detail| call["detail"] == detail))
+        .count()
+}
+
 pub mod home;

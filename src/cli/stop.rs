@@ -1,0 +1,52 @@
+//! `sso-agent stop`: ask the running agent to stop (it answers, then shuts down as on SIGTERM)
+//! and wait until it is gone. Never starts an agent.
+
+use anyhow::{bail, Result};
+use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
+use sso_agent::protocol::{Request, Response};
+use std::time::{Duration, Instant};
+
+/// The agent finishes requests in flight for up to 5 s before it exits.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+pub fn run() -> Result<()> {
+    let socket = sso_agent::paths::socket_path();
+    let Some(mut client) = AgentClient::connect_existing(&socket)? else {
+        println!("No agent is running on {}.", socket.display());
+        return Ok(());
+    };
+    let pid = match client.request(Request::Stop, REQUEST_TIMEOUT)? {
+        Response::Status(status) => status.pid,
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
+    };
+    drop(client);
+    let deadline = Instant::now() + EXIT_WAIT;
+    while running(pid) {
+        if Instant::now() >= deadline {
+            bail!(
+                "the agent (pid {pid}) did not stop within {} s; stop it with `kill {pid}`",
+                EXIT_WAIT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("Stopped the agent (pid {pid}) on {}.", socket.display());
+    Ok(())
+}
+
+/// The process exists and is not a zombie waiting for its parent.
+fn running(pid: u32) -> bool {
+    let Some(target) = rustix::process::Pid::from_raw(pid as i32) else {
+        return false;
+    };
+    if rustix::process::test_kill_process(target).is_err() {
+        return false;
+    }
+    // A zombie (its parent has not reaped it yet) has finished.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}

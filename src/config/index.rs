@@ -1,0 +1,195 @@
+//! What the agent keeps of the file (`ConfigIndex`), built once per edit by `AwsConfig::index`.
+
+use super::headers::{IgnoredSection, SectionKind};
+use super::{
+    login_command, unknown, AwsConfig, ConfigError, ProfileConfig, ProfileRole, RoleKey,
+    SsoSessionConfig,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the agent keeps of the file: the SSO sessions and profiles, already checked, without the
+/// parser's copy of every property. A config with thousands of profiles costs a few MiB less
+/// this way, for as long as the agent runs.
+pub struct ConfigIndex {
+    pub(super) file: String,
+    pub(super) sessions: HashMap<String, Result<Arc<SsoSessionConfig>, ConfigError>>,
+    /// The sessions legacy profiles imply, by start URL, in start URL order: (the first profile
+    /// that has it, the session). Few: only legacy profiles add one.
+    pub(super) legacy: Vec<(String, String, Result<Arc<SsoSessionConfig>, ConfigError>)>,
+    /// Boxed errors keep the table's slots small: most profiles are valid.
+    pub(super) profiles: HashMap<String, Result<ProfileEntry, Box<ConfigError>>>,
+    pub(super) ignored: Vec<IgnoredSection>,
+}
+
+pub(super) struct ProfileEntry {
+    pub(super) session: Arc<SsoSessionConfig>,
+    pub(super) role: Arc<RoleKey>,
+    pub(super) region: Option<String>,
+}
+
+impl AwsConfig {
+    /// Checks every session and profile once and keeps the outcome.
+    pub fn index(&self) -> ConfigIndex {
+        let sessions: HashMap<_, _> = self
+            .session_names()
+            .into_iter()
+            .map(|name| (name.to_string(), self.sso_session(name).map(Arc::new)))
+            .collect();
+        let legacy: Vec<_> = self
+            .legacy_sessions()
+            .into_iter()
+            .map(|(url, profile, session)| (url, profile, session.map(Arc::new)))
+            .collect();
+        let shared = |session: SsoSessionConfig| {
+            let known = match sessions.get(&session.name) {
+                Some(known) => Some(known),
+                None => legacy
+                    .iter()
+                    .find(|(url, _, _)| *url == session.name)
+                    .map(|(_, _, known)| known),
+            };
+            known
+                .and_then(|known| known.as_ref().ok())
+                .filter(|known| ***known == session)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(session))
+        };
+        let profiles = self
+            .profile_names()
+            .into_iter()
+            .map(|name| {
+                let entry = self
+                    .profile(name)
+                    .map_err(Box::new)
+                    .map(|profile| ProfileEntry {
+                        role: Arc::new(RoleKey {
+                            session: profile.session.name.clone(),
+                            account_id: profile.account_id,
+                            role_name: profile.role_name,
+                        }),
+                        // Share the session's config instead of a copy per profile.
+                        session: shared(profile.session),
+                        region: profile.region,
+                    });
+                (name.to_string(), entry)
+            })
+            .collect();
+        ConfigIndex {
+            file: self.file.clone(),
+            sessions,
+            legacy,
+            profiles,
+            ignored: self.ignored.clone(),
+        }
+    }
+}
+
+impl ConfigIndex {
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The `[sso-session NAME]`, or the legacy session a start URL names.
+    pub fn sso_session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
+        let found = self.sessions.get(name).or_else(|| {
+            self.legacy
+                .iter()
+                .find(|(url, _, _)| url == name)
+                .map(|(_, _, session)| session)
+        });
+        match found {
+            Some(Ok(session)) => Ok((**session).clone()),
+            Some(Err(err)) => Err(err.clone()),
+            None => Err(unknown(
+                &self.file,
+                &self.ignored,
+                SectionKind::SsoSession,
+                name,
+            )),
+        }
+    }
+
+    /// Every `[sso-session NAME]`, in name order; the first invalid one is the error.
+    pub fn sso_sessions(&self) -> Result<Vec<SsoSessionConfig>, ConfigError> {
+        let mut names: Vec<&String> = self.sessions.keys().collect();
+        names.sort_unstable();
+        names
+            .into_iter()
+            .map(|name| self.sso_session(name))
+            .collect()
+    }
+
+    /// Every session on its own, as `AwsConfig::sso_sessions_each` gives them: the sections in
+    /// name order, then the legacy profiles' sessions by start URL.
+    pub fn sso_sessions_each(&self) -> Vec<(String, Result<SsoSessionConfig, ConfigError>)> {
+        let mut names: Vec<&String> = self.sessions.keys().collect();
+        names.sort_unstable();
+        let mut each: Vec<_> = names
+            .into_iter()
+            .map(|name| (name.clone(), self.sso_session(name)))
+            .collect();
+        each.extend(
+            self.legacy
+                .iter()
+                .filter(|(url, _, _)| !self.sessions.contains_key(url))
+                .map(|(url, _, session)| {
+                    (
+                        url.clone(),
+                        session
+                            .as_ref()
+                            .map(|s| (**s).clone())
+                            .map_err(Clone::clone),
+                    )
+                }),
+        );
+        each
+    }
+
+    /// The command that logs in to `session`, for messages: `sso-agent login --sso-session S`,
+    /// or `sso-agent login --profile P` for the session of legacy profiles (P is the first).
+    pub fn login_command(&self, session: &str) -> String {
+        let legacy = match self.sessions.contains_key(session) {
+            true => None,
+            false => self
+                .legacy
+                .iter()
+                .find(|(url, _, _)| url == session)
+                .map(|(_, profile, _)| profile.as_str()),
+        };
+        login_command(session, legacy)
+    }
+
+    pub fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
+        let entry = self.entry(name)?;
+        Ok(ProfileConfig {
+            name: name.to_string(),
+            session: (*entry.session).clone(),
+            account_id: entry.role.account_id.clone(),
+            role_name: entry.role.role_name.clone(),
+            region: entry.region.clone(),
+        })
+    }
+
+    /// The profile's session and role, shared with the index.
+    pub fn profile_role(&self, name: &str) -> Result<ProfileRole, ConfigError> {
+        let entry = self.entry(name)?;
+        Ok(ProfileRole {
+            session: entry.session.clone(),
+            role: entry.role.clone(),
+        })
+    }
+
+    fn entry(&self, name: &str) -> Result<&ProfileEntry, ConfigError> {
+        match self.profiles.get(name) {
+            Some(Ok(entry)) => Ok(entry),
+            Some(Err(err)) => Err((**err).clone()),
+            None => Err(unknown(
+                &self.file,
+                &self.ignored,
+                SectionKind::Profile,
+                name,
+            )),
+        }
+    }
+}
