@@ -217,6 +217,15 @@ impl AwsConfig {
         names
     }
 
+    /// The profiles that name an SSO role (the ones sso-agent serves), sorted: for completion.
+    pub fn served_profiles(&self) -> Vec<String> {
+        self.profile_names()
+            .into_iter()
+            .filter(|name| self.profile(name).is_ok())
+            .map(str::to_string)
+            .collect()
+    }
+
     fn profile_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self
             .sections

@@ -41,6 +41,18 @@ struct ProcessCredentials<'a> {
 }
 
 pub fn run(profile: &str) -> Result<(), HelperError> {
+    let credentials = fetch(profile)?;
+    let json = process_json(&credentials)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&json)?;
+    stdout.write_all(b"\n")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// A profile's role credentials from the agent (started if needed). A login the session needs
+/// is shown on the terminal and waited for, or refused at once when nobody could see it.
+pub fn fetch(profile: &str) -> Result<Credentials, HelperError> {
     let mut client = AgentClient::connect()?;
     let request = |wait| Request::Credentials {
         profile: profile.to_string(),
@@ -64,7 +76,7 @@ pub fn run(profile: &str) -> Result<(), HelperError> {
         }
         other => return Err(HelperError::Unexpected(other.kind())),
     };
-    print(&credentials)
+    Ok(credentials)
 }
 
 /// The line that asks for a login; its wording agrees with `sso-agent login`'s.
@@ -95,12 +107,13 @@ fn prompt(pending: &PendingLoginInfo) -> bool {
     }
 }
 
-fn print(credentials: &Credentials) -> Result<(), HelperError> {
+/// The credential_process JSON (Version 1) of `credentials`, without a newline.
+pub fn process_json(credentials: &Credentials) -> Result<zeroize::Zeroizing<Vec<u8>>, HelperError> {
     // An empty Expiration reads as "never expires" to the SDKs: never print one.
     if credentials.expiration.trim().is_empty() {
         return Err(HelperError::NoExpiration);
     }
-    let json = zeroize::Zeroizing::new(
+    Ok(zeroize::Zeroizing::new(
         serde_json::to_vec(&ProcessCredentials {
             version: 1,
             access_key_id: &credentials.access_key_id,
@@ -109,12 +122,7 @@ fn print(credentials: &Credentials) -> Result<(), HelperError> {
             expiration: &credentials.expiration,
         })
         .expect("credentials always serialize"),
-    );
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&json)?;
-    stdout.write_all(b"\n")?;
-    stdout.flush()?;
-    Ok(())
+    ))
 }
 
 #[cfg(test)]

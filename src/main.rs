@@ -3,7 +3,7 @@
 
 mod cli;
 
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -20,8 +20,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the agent in the foreground (service units and autostart run this).
+    #[command(
+        after_help = "Example:\n  sso-agent daemon        # what `install-service` and the first request start for you"
+    )]
     Daemon,
     /// Log in to an sso-session (opens the browser; waits until the session is live).
+    #[command(
+        after_help = "Examples:\n  sso-agent login --sso-session corp\n  sso-agent login --profile dev --no-browser"
+    )]
     #[command(group(ArgGroup::new("target").args(["sso_session", "profile"])))]
     Login {
         /// The [sso-session NAME] to log in to (default: the only one configured; a legacy
@@ -39,18 +45,27 @@ enum Command {
         force: bool,
     },
     /// Print credential_process JSON (Version 1) for a profile.
+    #[command(
+        after_help = "Example, in ~/.aws/config:\n  [profile dev-cli]\n  credential_process = sso-agent-credential-process --profile dev"
+    )]
     CredentialProcess {
         /// The [profile NAME] with the SSO keys (sso_session, sso_account_id, sso_role_name).
         #[arg(long)]
         profile: String,
     },
     /// Show sessions, token expiry and cached roles (no secrets).
+    #[command(
+        after_help = "Examples:\n  sso-agent status\n  sso-agent status --json | jq '.sessions[].expires_at'"
+    )]
     Status {
         /// Print the status as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Log out of a session (upstream too) and forget its tokens.
+    #[command(
+        after_help = "Examples:\n  sso-agent logout --sso-session corp\n  sso-agent logout --all"
+    )]
     #[command(group(ArgGroup::new("which").args(["sso_session", "profile", "all"]).required(true)))]
     Logout {
         /// The [sso-session NAME] to log out of (a legacy profile's session: its start URL).
@@ -64,14 +79,89 @@ enum Command {
         all: bool,
     },
     /// Stop the running agent (it finishes requests in flight and removes its socket).
+    #[command(
+        after_help = "Example:\n  sso-agent stop          # the next request starts a fresh agent"
+    )]
     Stop,
+    /// Run a command with a profile's credentials in its environment (no shell; its exit status).
+    #[command(
+        after_help = "Examples:\n  sso-agent exec --profile dev -- aws s3 ls\n  sso-agent exec --profile dev --ecs -- terraform apply   # never sees credentials expire"
+    )]
+    Exec {
+        /// The [profile NAME] whose role credentials the command gets.
+        #[arg(long)]
+        profile: String,
+        /// Give the command a container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI
+        /// and a token valid while it runs) instead of keys, so it always gets fresh ones.
+        #[arg(long)]
+        ecs: bool,
+        /// The command and its arguments (after `--`).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Print a profile's credentials for a shell, a credentials file or a script.
+    #[command(
+        after_help = "Examples:\n  eval \"$(sso-agent export --profile dev)\"\n  sso-agent export --profile dev --format fish | source\n  sso-agent export --profile dev --format ini >> creds.ini"
+    )]
+    Export {
+        /// The [profile NAME] whose role credentials are printed.
+        #[arg(long)]
+        profile: String,
+        /// What to print: shell lines, the credential_process JSON, or a credentials-file block.
+        #[arg(long, value_enum, default_value = "env")]
+        format: cli::export::Format,
+    },
+    /// Print the variables that point a tool at the agent's container-credentials endpoint.
+    #[command(
+        after_help = "Examples:\n  eval \"$(sso-agent ecs-env --profile dev --ttl 8h)\"\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli s3 ls"
+    )]
+    EcsEnv {
+        /// The [profile NAME] the grant serves.
+        #[arg(long)]
+        profile: String,
+        /// How long the grant lasts: seconds, or with s, m, h or d (at most 7d).
+        #[arg(long, default_value = "12h", value_parser = cli::ecs_env::parse_ttl)]
+        ttl: std::time::Duration,
+        /// The shell to print for.
+        #[arg(long, value_enum, default_value = "env")]
+        format: cli::shell::Shell,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  sso-agent completions bash > ~/.local/share/bash-completion/completions/sso-agent\n  sso-agent completions zsh > ~/.zfunc/_sso-agent\n  sso-agent completions fish > ~/.config/fish/completions/sso-agent.fish"
+    )]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one per subcommand into a directory.
+    #[command(
+        after_help = "Examples:\n  sso-agent man | man -l -\n  sso-agent man --dir ~/.local/share/man/man1"
+    )]
+    Man {
+        /// Write sso-agent.1 and a page per subcommand here instead of printing one page.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// The served profile names, one per line (for shell completion).
+    #[command(name = "profile-names", hide = true)]
+    ProfileNames,
     /// Install the systemd user units (Linux) or LaunchAgent (macOS) and enable them.
+    #[command(
+        after_help = "Examples:\n  sso-agent install-service --print\n  sso-agent install-service"
+    )]
     InstallService {
         /// Show the files and commands; change nothing.
         #[arg(long)]
         print: bool,
     },
     /// Disable and remove what install-service installed.
+    #[command(after_help = "Example:\n  sso-agent uninstall-service")]
     UninstallService {
         /// Show the files and commands; change nothing.
         #[arg(long)]
@@ -79,9 +169,13 @@ enum Command {
     },
     /// Show the whole product against the embedded emulator, in a temporary home.
     #[cfg(feature = "emulator")]
+    #[command(after_help = "Example:\n  sso-agent demo          # touches nothing of yours")]
     Demo,
     /// Run the IAM Identity Center emulator (sso-oidc + sso portal) on a loopback port.
     #[cfg(feature = "emulator")]
+    #[command(
+        after_help = "Example:\n  sso-agent emulator --listen 127.0.0.1:8123 --fixture accounts.json"
+    )]
     Emulator {
         /// Address to listen on; port 0 picks a free port. Loopback only.
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -95,7 +189,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // credential-process stays lean: no log subscriber on the hot path.
-    if !matches!(cli.command, Command::CredentialProcess { .. }) {
+    if !matches!(
+        cli.command,
+        Command::CredentialProcess { .. } | Command::Exec { .. } | Command::ProfileNames
+    ) {
         sso_agent::logging::init();
     }
     let result = match cli.command {
@@ -114,6 +211,20 @@ fn main() -> ExitCode {
             all,
         } => cli::logout::run(sso_session, profile, all),
         Command::Stop => cli::stop::run(),
+        Command::Exec {
+            profile,
+            ecs,
+            command,
+        } => cli::exec::run(&profile, ecs, &command),
+        Command::Export { profile, format } => cli::export::run(&profile, format),
+        Command::EcsEnv {
+            profile,
+            ttl,
+            format,
+        } => cli::ecs_env::run(&profile, ttl, format),
+        Command::Completions { shell } => cli::completions::completions(shell, Cli::command()),
+        Command::Man { dir } => cli::completions::man(Cli::command(), dir.as_deref()),
+        Command::ProfileNames => cli::completions::profile_names(),
         Command::InstallService { print } => cli::service::install(print),
         Command::UninstallService { print } => cli::service::uninstall(print),
         #[cfg(feature = "emulator")]

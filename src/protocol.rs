@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -45,6 +45,16 @@ pub enum Request {
     },
     /// Stops the agent: it answers with its `Status`, then shuts down as on SIGTERM.
     Stop,
+    /// A grant on the container-credentials endpoint for one profile (the endpoint starts on
+    /// the first grant). It lasts `ttl_seconds`, or with `for_caller` as long as the process
+    /// that asked (which `exec --ecs` then replaces with its command) runs.
+    ContainerGrant {
+        profile: String,
+        #[serde(default)]
+        ttl_seconds: Option<u64>,
+        #[serde(default)]
+        for_caller: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +66,7 @@ pub enum Response {
     Status(Status),
     LoggedOut { sessions: Vec<String> },
     Error { kind: ErrorKind, message: String },
+    ContainerGrant(ContainerGrant),
 }
 
 impl Response {
@@ -68,6 +79,7 @@ impl Response {
             Response::Status(_) => "status",
             Response::LoggedOut { .. } => "logged_out",
             Response::Error { .. } => "error",
+            Response::ContainerGrant(_) => "container_grant",
         }
     }
 }
@@ -107,6 +119,26 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Where a container-credentials client asks, and the `Authorization` value it must send.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerGrant {
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    pub url: String,
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`: a bearer secret.
+    pub token: String,
+    /// RFC 3339; absent for a grant that lasts as long as its process.
+    pub expires_at: Option<String>,
+}
+
+impl std::fmt::Debug for ContainerGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerGrant")
+            .field("url", &self.url)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLoginInfo {
     pub session: String,
@@ -135,6 +167,12 @@ pub struct Status {
     /// Why the config file cannot be read, while it cannot.
     #[serde(default)]
     pub config_error: Option<String>,
+    /// The container-credentials endpoint, once a grant started it (`http://127.0.0.1:PORT`).
+    #[serde(default)]
+    pub container_endpoint: Option<String>,
+    /// Its grants alive now.
+    #[serde(default)]
+    pub container_grants: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,7 +298,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 2);
+        assert_eq!(PROTOCOL_VERSION, 3);
     }
 
     #[test]
@@ -277,7 +315,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":2,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":3,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -307,7 +345,7 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":2,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":3,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

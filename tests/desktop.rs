@@ -31,7 +31,6 @@ impl Desktop {
             std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
             "no D-Bus session: run the suite with scripts/test"
         );
-        let display = format!(":{}", 100 + std::process::id() % 400);
         let spawn = |command: &mut Command| {
             command
                 .stdout(Stdio::null())
@@ -39,17 +38,32 @@ impl Desktop {
                 .spawn()
                 .unwrap()
         };
-        let mut processes = vec![spawn(Command::new("Xvfb").args([
-            &display,
-            "-screen",
-            "0",
-            "800x600x24",
-            "-nolisten",
-            "tcp",
-        ]))];
-        wait_until("Xvfb to listen", || {
-            std::path::Path::new(&format!("/tmp/.X11-unix/X{}", &display[1..])).exists()
-        });
+        // Xvfb picks a free display itself and writes its number once it listens: a display a
+        // killed Xvfb left locked (its /tmp/.X*-lock stays) is never reused.
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "800x600x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut number = String::new();
+        {
+            use std::io::BufRead;
+            let mut out = std::io::BufReader::new(xvfb.stdout.take().unwrap());
+            out.read_line(&mut number).unwrap();
+        }
+        let number = number.trim();
+        assert!(!number.is_empty(), "Xvfb did not start");
+        let display = format!(":{number}");
+        let mut processes = vec![xvfb];
         processes.push(spawn(Command::new("dunst").env("DISPLAY", &display)));
         wait_until("dunst to own org.freedesktop.Notifications", || {
             Command::new("dbus-send")

@@ -2,6 +2,7 @@
 
 mod activation;
 mod config_cache;
+pub mod container;
 mod credentials;
 pub mod daemon;
 pub mod lifecycle;
@@ -72,6 +73,8 @@ pub struct Agent {
     /// Why a session last failed to open (the store), until it opens.
     open_failures: Mutex<HashMap<String, String>>,
     roles: RoleCache,
+    /// The container-credentials endpoint and its grants (listening from the first grant).
+    container: container::ContainerEndpoint,
     clients: tokio::sync::Mutex<Clients>,
     notifier: Arc<dyn Notifier>,
     /// Signalled when a session's login ends: the refresher looks again at once.
@@ -89,6 +92,7 @@ impl Agent {
             opening: Mutex::new(HashMap::new()),
             open_failures: Mutex::new(HashMap::new()),
             roles: RoleCache::default(),
+            container: container::ContainerEndpoint::default(),
             clients: tokio::sync::Mutex::new(Clients::default()),
             notifier,
             sessions_changed: Arc::new(tokio::sync::Notify::new()),
@@ -339,6 +343,11 @@ impl Agent {
     }
 
     pub async fn handle(self: &Arc<Self>, request: Request) -> Reply {
+        self.handle_from(request, None).await
+    }
+
+    /// `handle`, for a caller whose pid the connection told (a grant may be tied to it).
+    pub async fn handle_from(self: &Arc<Self>, request: Request, caller_pid: Option<u32>) -> Reply {
         match request {
             Request::Credentials { profile, wait } => {
                 credentials::handle(self, &profile, wait).await
@@ -357,6 +366,11 @@ impl Agent {
             } => logout::handle(self, session, profile, all).await,
             // The server answers `stop` itself (it owns the shutdown), with the status.
             Request::Stop => status::handle(self).await,
+            Request::ContainerGrant {
+                profile,
+                ttl_seconds,
+                for_caller,
+            } => container::grant(self, &profile, ttl_seconds, for_caller, caller_pid).await,
         }
     }
 

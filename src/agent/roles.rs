@@ -47,6 +47,38 @@ impl CachedCredentials {
         }
     }
 
+    /// The container-credentials answer for the same credentials, read back from the frame
+    /// (only the endpoint needs it; keeping a second encoding would double every role's memory).
+    pub fn container_body(&self, account_id: &str) -> Option<Zeroizing<Vec<u8>>> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct ContainerCredentials<'a> {
+            access_key_id: &'a str,
+            secret_access_key: &'a str,
+            token: &'a str,
+            expiration: &'a str,
+            account_id: &'a str,
+        }
+        let Ok(Response::Credentials(mut credentials)) =
+            serde_json::from_slice::<Response>(self.frame.get(4..)?)
+        else {
+            return None;
+        };
+        let body = serde_json::to_vec(&ContainerCredentials {
+            access_key_id: &credentials.access_key_id,
+            secret_access_key: &credentials.secret_access_key,
+            token: &credentials.session_token,
+            expiration: &credentials.expiration,
+            account_id,
+        })
+        .ok()
+        .map(Zeroizing::new);
+        use zeroize::Zeroize;
+        credentials.secret_access_key.zeroize();
+        credentials.session_token.zeroize();
+        body
+    }
+
     pub fn usable_at(&self, now: SystemTime) -> bool {
         now + MIN_VALIDITY <= self.expiration
     }

@@ -120,8 +120,10 @@ struct Connection {
 
 impl Connection {
     async fn serve(mut self, stream: UnixStream) {
-        match stream.peer_cred() {
-            Ok(peer) if peer.uid() == self.uid => {}
+        let caller_pid = match stream.peer_cred() {
+            Ok(peer) if peer.uid() == self.uid => {
+                peer.pid().and_then(|pid| u32::try_from(pid).ok())
+            }
             Ok(peer) => {
                 tracing::warn!(peer_uid = peer.uid(), peer_pid = ?peer.pid(), "refused a connection from another user");
                 let refusal = Response::Error {
@@ -140,7 +142,7 @@ impl Connection {
                 tracing::warn!("cannot check a connection's peer: {err}");
                 return;
             }
-        }
+        };
         let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
         loop {
             self.idle.set_idle(true);
@@ -169,7 +171,10 @@ impl Connection {
                     Ok(()) if envelope.body == Request::Stop => {
                         (self.agent.handle(Request::Stop).await, true)
                     }
-                    Ok(()) => (self.agent.handle(envelope.body).await, false),
+                    Ok(()) => (
+                        self.agent.handle_from(envelope.body, caller_pid).await,
+                        false,
+                    ),
                 },
                 Err(message) => (error_reply(message), false),
             };

@@ -66,6 +66,8 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
             .await
             .err()
             .map(|err| err.to_string()),
+        container_endpoint: super::container::endpoint_url(agent).await,
+        container_grants: super::container::live_grants(agent),
     })
     .into()
 }

@@ -1,9 +1,12 @@
 //! `sso-agent daemon`: the agent in the foreground (what units and autostart run).
 
 use anyhow::{Context, Result};
-use sso_agent::agent::daemon;
+use sso_agent::agent::{container, daemon};
 
 pub fn run() -> Result<()> {
+    // A container-credentials address off loopback is refused before the agent starts.
+    let listen = std::env::var(container::LISTEN_VAR).ok();
+    container::listen_address(listen.as_deref()).map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

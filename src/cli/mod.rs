@@ -1,13 +1,19 @@
 //! The subcommands, one file each. `anyhow` is used here, at the binary's edge, only.
 
+pub mod aws_env;
+pub mod completions;
 pub mod credential_process;
 pub mod daemon;
 #[cfg(feature = "emulator")]
 pub mod demo;
+pub mod ecs_env;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod exec;
+pub mod export;
 pub mod login;
 pub mod logout;
 pub mod service;
+pub mod shell;
 pub mod status;
 pub mod stop;

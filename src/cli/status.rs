@@ -69,5 +69,11 @@ pub fn run(json: bool) -> Result<()> {
             role.account_id, role.role_name, role.session, role.expiration
         );
     }
+    if let Some(endpoint) = &status.container_endpoint {
+        println!(
+            "container-credentials endpoint {endpoint}: {} live grant(s)",
+            status.container_grants
+        );
+    }
     Ok(())
 }

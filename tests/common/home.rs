@@ -53,9 +53,15 @@ impl AgentHome {
 
     /// `sso-agent ARGS` in this world; no autostart unless a test asks for it.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
+        let mut command = self.program(BIN);
+        command.args(args);
         command
-            .args(args)
+    }
+
+    /// Any program, with this world's environment (as `command` gives `sso-agent`).
+    pub fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
             .env("HOME", &self.home)
             .env("AWS_CONFIG_FILE", self.home.join(".aws/config"))
             .env("SSO_AGENT_SOCKET", &self.socket)

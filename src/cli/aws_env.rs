@@ -1,0 +1,88 @@
+//! The environment that hands a profile's credentials to any AWS tool, shared by `exec`,
+//! `export` and `ecs-env`: which variables are set, and which are removed because the SDKs
+//! would prefer them (a profile name, or another source) over the ones given.
+
+use anyhow::{Context, Result};
+use sso_agent::protocol::{ContainerGrant, Credentials};
+use zeroize::Zeroizing;
+
+/// Set for a command run by `exec`, so a nested `exec` knows it is nested.
+pub const PROFILE_VAR: &str = "SSO_AGENT_PROFILE";
+
+/// With keys in the environment, a profile named there would make an SDK that is told a
+/// profile explicitly (`AWS_PROFILE`) read that profile instead.
+const PROFILE_NAMES: [&str; 2] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
+/// Other sources the SDKs try before the container endpoint, or beside it: under `--ecs`
+/// these would win over the grant.
+const OTHER_SOURCES: [&str; 9] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    // Read before AWS_CONTAINER_AUTHORIZATION_TOKEN by the SDKs that know it.
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+];
+
+/// Variables to set (values may be secret) and to remove, in order.
+#[derive(Default)]
+pub struct AwsEnvironment {
+    pub set: Vec<(&'static str, Zeroizing<String>)>,
+    pub unset: Vec<&'static str>,
+}
+
+impl AwsEnvironment {
+    /// The keys themselves.
+    pub fn keys(credentials: &Credentials, region: Option<&str>) -> Self {
+        let mut env = Self {
+            unset: PROFILE_NAMES.to_vec(),
+            ..Self::default()
+        };
+        env.put("AWS_ACCESS_KEY_ID", &credentials.access_key_id);
+        env.put("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key);
+        env.put("AWS_SESSION_TOKEN", &credentials.session_token);
+        env.put("AWS_CREDENTIAL_EXPIRATION", &credentials.expiration);
+        env.unset.push("AWS_SECURITY_TOKEN");
+        env.region(region);
+        env
+    }
+
+    /// Where to ask for them: the container-credentials endpoint, and no key at all.
+    pub fn container(grant: &ContainerGrant, region: Option<&str>) -> Self {
+        let mut env = Self {
+            unset: PROFILE_NAMES
+                .iter()
+                .chain(&OTHER_SOURCES)
+                .copied()
+                .collect(),
+            ..Self::default()
+        };
+        env.put("AWS_CONTAINER_CREDENTIALS_FULL_URI", &grant.url);
+        env.put("AWS_CONTAINER_AUTHORIZATION_TOKEN", &grant.token);
+        env.region(region);
+        env
+    }
+
+    fn put(&mut self, name: &'static str, value: &str) {
+        self.set.push((name, Zeroizing::new(value.to_string())));
+    }
+
+    fn region(&mut self, region: Option<&str>) {
+        if let Some(region) = region {
+            self.put("AWS_REGION", region);
+            self.put("AWS_DEFAULT_REGION", region);
+        }
+    }
+}
+
+/// The profile's `region`, read from the config file the agent is asked about.
+pub fn profile_region(profile: &str) -> Result<Option<String>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("starting a runtime to read the config")?;
+    let config = runtime.block_on(sso_agent::config::AwsConfig::load())?;
+    Ok(config.profile(profile)?.region)
+}

@@ -1,0 +1,75 @@
+//! `sso-agent ecs-env --profile P [--ttl D]`: a grant on the agent's container-credentials
+//! endpoint, printed as the two variables the SDKs read (`AWS_CONTAINER_CREDENTIALS_FULL_URI`,
+//! `AWS_CONTAINER_AUTHORIZATION_TOKEN`), for tools and containers that should keep asking for
+//! fresh credentials rather than hold one set.
+
+use super::aws_env::{profile_region, AwsEnvironment};
+use super::export::{shell_lines, write_secret};
+use super::shell::Shell;
+use anyhow::{bail, Result};
+use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
+use sso_agent::protocol::{Request, Response};
+use std::time::Duration;
+
+pub fn run(profile: &str, ttl: Duration, shell: Shell) -> Result<()> {
+    let region = profile_region(profile)?;
+    // Logged in now, with the prompt visible, rather than at the tool's first request.
+    drop(sso_agent::credential_process::fetch(profile)?);
+    let mut client = AgentClient::connect()?;
+    let request = Request::ContainerGrant {
+        profile: profile.to_string(),
+        ttl_seconds: Some(ttl.as_secs()),
+        for_caller: false,
+    };
+    let grant = match client.request(request, REQUEST_TIMEOUT)? {
+        Response::ContainerGrant(grant) => grant,
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
+    };
+    let mut text = shell_lines(shell, &AwsEnvironment::container(&grant, region.as_deref()));
+    if let Some(expires_at) = &grant.expires_at {
+        text.push_str(&format!("# this grant ends at {expires_at}\n"));
+    }
+    write_secret(&text)
+}
+
+/// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => {
+            return Err(format!(
+                "{text:?}: write seconds, or a number with s, m, h or d (8h)"
+            ))
+        }
+    };
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|seconds| *seconds > 0)
+        .ok_or_else(|| format!("{text:?}: write a positive number with s, m, h or d (8h)"))?;
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_read_as_people_write_them() {
+        assert_eq!(parse_ttl("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_ttl("8h"), Ok(Duration::from_secs(28800)));
+        assert_eq!(parse_ttl("2d"), Ok(Duration::from_secs(172800)));
+        for bad in ["", "0", "h", "5w", "-1", "1.5h", "99999999999999999999d"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! `exec`, `export`, completions and the man page, through the real binary and agent against
+//! the emulator; the commands `exec` runs are real processes (sh, Debian's boto3, bash).
+
+mod common;
+
+use common::home::{stdout_of, AgentHome, BIN};
+use common::*;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+/// A logged-in world (logins approve themselves) with a `regional` profile in eu-west-1.
+async fn logged_in_world(label: &str) -> (sso_agent::emulator::RunningEmulator, AgentHome) {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, label);
+    let config = world.home.join(".aws/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[profile regional]\nsso_session = {}\nsso_account_id = 222233334444\nsso_role_name = Developer\nregion = eu-west-1\n",
+        world.session
+    ));
+    std::fs::write(&config, text).unwrap();
+    world.start_agent();
+    (emulator, world)
+}
+
+fn credentials(world: &AgentHome, profile: &str) -> Value {
+    serde_json::from_str(&stdout_of(&world.run(&[
+        "credential-process",
+        "--profile",
+        profile,
+    ])))
+    .unwrap()
+}
+
+/// `env -0` output as a map.
+fn environment_of(output: &[u8]) -> HashMap<String, String> {
+    output
+        .split(|b| *b == 0)
+        .filter_map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            let (name, value) = entry.split_once('=')?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_hands_the_command_the_keys_and_region_and_removes_the_profile() {
+    let (emulator, world) = logged_in_world("exec-env").await;
+    let output = world
+        .command(&["exec", "--profile", "regional", "--", "env", "-0"])
+        .env("AWS_PROFILE", "someone-else")
+        .env("AWS_DEFAULT_PROFILE", "someone-else")
+        .env("AWS_SECURITY_TOKEN", "stale")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let env = environment_of(&output.stdout);
+    let expected = credentials(&world, "regional");
+    assert_eq!(
+        env["AWS_ACCESS_KEY_ID"],
+        expected["AccessKeyId"].as_str().unwrap()
+    );
+    assert_eq!(
+        env["AWS_SECRET_ACCESS_KEY"],
+        expected["SecretAccessKey"].as_str().unwrap()
+    );
+    assert_eq!(
+        env["AWS_SESSION_TOKEN"],
+        expected["SessionToken"].as_str().unwrap()
+    );
+    assert_eq!(
+        env["AWS_CREDENTIAL_EXPIRATION"],
+        expected["Expiration"].as_str().unwrap()
+    );
+    assert!(
+        emulator
+            .state
+            .issued_secrets()
+            .contains(&env["AWS_SECRET_ACCESS_KEY"]),
+        "the emulator issued this key"
+    );
+    assert_eq!(env["AWS_REGION"], "eu-west-1");
+    assert_eq!(env["AWS_DEFAULT_REGION"], "eu-west-1");
+    assert_eq!(env["SSO_AGENT_PROFILE"], "regional");
+    for removed in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"] {
+        assert!(!env.contains_key(removed), "{removed} is removed");
+    }
+    // A profile without a region leaves the caller's region as it was.
+    let output = world
+        .command(&["exec", "--profile", "dev", "--", "env", "-0"])
+        .env("AWS_REGION", "ap-south-1")
+        .output()
+        .unwrap();
+    let env = environment_of(&output.stdout);
+    assert_eq!(env["AWS_REGION"], "ap-south-1");
+    assert!(!env.contains_key("AWS_DEFAULT_REGION"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_becomes_the_command_its_pid_its_exit_status_and_its_signals() {
+    let (_emulator, world) = logged_in_world("exec-proc").await;
+    // The same pid: no wrapper process stays between the caller and the command.
+    let child = world
+        .command(&["exec", "--profile", "dev", "--", "sh", "-c", "echo $$"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        pid.to_string()
+    );
+
+    let status = world
+        .run(&["exec", "--profile", "dev", "--", "sh", "-c", "exit 7"])
+        .status;
+    assert_eq!(status.code(), Some(7));
+
+    // A signal sent to the pid the caller knows reaches the command.
+    let mut child = world
+        .command(&[
+            "exec",
+            "--profile",
+            "dev",
+            "--",
+            "sh",
+            "-c",
+            "echo ready; sleep 30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    common::home::signal(child.id(), "TERM");
+    assert_eq!(child.wait().unwrap().signal(), Some(15));
+
+    // Arguments pass as they are, with no shell in between.
+    let output = world.run(&[
+        "exec",
+        "--profile",
+        "dev",
+        "--",
+        "printf",
+        "%s|",
+        "a b",
+        "$HOME",
+        "--profile",
+    ]);
+    assert_eq!(stdout_of(&output), "a b|$HOME|--profile|");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_refuses_nesting_and_says_why_a_command_cannot_run() {
+    let (_emulator, world) = logged_in_world("exec-refuse").await;
+    let output = world.run(&[
+        "exec",
+        "--profile",
+        "dev",
+        "--",
+        BIN,
+        "exec",
+        "--profile",
+        "staging",
+        "--",
+        "true",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("already inside `sso-agent exec` for profile dev"),
+        "{stderr}"
+    );
+
+    let output = world.run(&["exec", "--profile", "dev", "--", "no-such-command-here"]);
+    assert_eq!(output.status.code(), Some(127));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot run no-such-command-here"),
+        "{stderr}"
+    );
+
+    let output = world.run(&["exec", "--profile", "no-such-profile", "--", "true"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-profile"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_under_exec_uses_the_environment_keys() {
+    let (_emulator, world) = logged_in_world("exec-boto3").await;
+    let script =
+        "import boto3; c = boto3.Session().get_credentials(); print(c.method, c.access_key)";
+    let output = world
+        .command(&[
+            "exec",
+            "--profile",
+            "dev",
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            script,
+        ])
+        .env("AWS_PROFILE", "dev")
+        .output()
+        .unwrap();
+    let printed = stdout_of(&output);
+    let expected = credentials(&world, "dev");
+    assert_eq!(
+        printed.trim(),
+        format!("env {}", expected["AccessKeyId"].as_str().unwrap())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_prints_each_format_and_the_env_lines_work_in_a_shell() {
+    let (_emulator, world) = logged_in_world("export").await;
+    let expected = credentials(&world, "regional");
+    let key = expected["AccessKeyId"].as_str().unwrap();
+    let secret = expected["SecretAccessKey"].as_str().unwrap();
+
+    // env: eval'd by a real sh, which then has exactly the values.
+    let lines = stdout_of(&world.run(&["export", "--profile", "regional"]));
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{lines}\nprintf '%s %s %s %s' \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_REGION\" \"${{AWS_PROFILE-unset}}\""))
+        .env("AWS_PROFILE", "someone-else")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_of(&output),
+        format!("{key} {secret} eu-west-1 unset")
+    );
+
+    let json: Value = serde_json::from_str(&stdout_of(&world.run(&[
+        "export",
+        "--profile",
+        "regional",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(json, expected, "json is the credential_process JSON");
+
+    let ini = stdout_of(&world.run(&["export", "--profile", "regional", "--format", "ini"]));
+    assert!(ini.starts_with("[regional]\n"), "{ini}");
+    assert!(
+        ini.contains(&format!("aws_access_key_id = {key}\n")),
+        "{ini}"
+    );
+    assert!(
+        ini.contains(&format!("aws_secret_access_key = {secret}\n")),
+        "{ini}"
+    );
+
+    let fish = stdout_of(&world.run(&["export", "--profile", "regional", "--format", "fish"]));
+    assert!(
+        fish.contains(&format!("set -gx AWS_ACCESS_KEY_ID '{key}'")),
+        "{fish}"
+    );
+    assert!(fish.contains("set -e AWS_PROFILE"), "{fish}");
+    let powershell =
+        stdout_of(&world.run(&["export", "--profile", "regional", "--format", "powershell"]));
+    assert!(
+        powershell.contains(&format!("$Env:AWS_ACCESS_KEY_ID = '{key}'")),
+        "{powershell}"
+    );
+
+    // Nothing but the secrets on stdout, and no warning when stdout is not a terminal.
+    let output = world
+        .command(&["export", "--profile", "regional"])
+        .env_remove("SSO_AGENT_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_to_a_terminal_warns_on_stderr() {
+    let (_emulator, world) = logged_in_world("export-tty").await;
+    // `script` gives the command a real pty for stdout and stderr; its own typescript goes nowhere.
+    let output = world
+        .program("script")
+        .args([
+            "-qec",
+            &format!("{BIN} export --profile dev --format json"),
+            "/dev/null",
+        ])
+        .output()
+        .expect("`script` runs (util-linux; scripts/test installs it)");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("warning: these are live credentials"),
+        "{shown}"
+    );
+    assert!(shown.contains("\"AccessKeyId\""), "{shown}");
+}
+
+/// Runs bash's completion function for `line` in a real interactive bash that loaded the
+/// script `sso-agent completions bash` printed; the candidates.
+fn bash_completes(world: &AgentHome, line: &str) -> Vec<String> {
+    let script = world.root.join("completion.bash");
+    std::fs::write(&script, stdout_of(&world.run(&["completions", "bash"]))).unwrap();
+    let words: Vec<&str> = line.split(' ').collect();
+    let driver = format!(
+        "source {script}\nfunction=$(complete -p sso-agent | sed -n 's/.*-F \\([^ ]*\\).*/\\1/p')\n[ -n \"$function\" ] || exit 3\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_LINE='{line}'\nCOMP_POINT=${{#COMP_LINE}}\n\"$function\" sso-agent '{last}' '{previous}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script = script.display(),
+        words = words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" "),
+        cword = words.len() - 1,
+        last = words[words.len() - 1],
+        previous = words[words.len() - 2],
+    );
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let output = world
+        .program("bash")
+        .args(["--norc", "--noprofile", "-i", "-c", &driver])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "bash: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bash_completes_subcommands_flags_and_profile_names() {
+    let emulator = emulator().await;
+    let world = AgentHome::new(&emulator, "complete");
+    let subcommands = bash_completes(&world, "sso-agent ex");
+    assert!(subcommands.contains(&"exec".to_string()), "{subcommands:?}");
+    assert!(
+        subcommands.contains(&"export".to_string()),
+        "{subcommands:?}"
+    );
+    assert!(
+        !subcommands.contains(&"login".to_string()),
+        "{subcommands:?}"
+    );
+    let flags = bash_completes(&world, "sso-agent exec --pro");
+    assert_eq!(flags, ["--profile"]);
+    let profiles = bash_completes(&world, "sso-agent export --profile ");
+    for profile in ["dev", "readonly", "staging"] {
+        assert!(profiles.contains(&profile.to_string()), "{profiles:?}");
+    }
+    let profiles = bash_completes(&world, "sso-agent exec --profile st");
+    assert_eq!(profiles, ["staging"]);
+}
+
+#[test]
+fn the_man_page_and_every_completion_script_come_from_the_parser() {
+    let page = Command::new(BIN).arg("man").output().unwrap();
+    let page = stdout_of(&page);
+    assert!(page.contains(".TH sso-agent 1"), "{page}");
+    for subcommand in ["exec", "export", "ecs\\-env", "completions", "login"] {
+        assert!(page.contains(subcommand), "{subcommand} in the page");
+    }
+    let dir = std::env::temp_dir().join(format!("sso-agent-man-{}", std::process::id()));
+    stdout_of(
+        &Command::new(BIN)
+            .args(["man", "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap(),
+    );
+    let exec_page = std::fs::read_to_string(dir.join("sso-agent-exec.1")).unwrap();
+    assert!(exec_page.contains("\\-\\-ecs"), "{exec_page}");
+    let _ = std::fs::remove_dir_all(&dir);
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = stdout_of(
+            &Command::new(BIN)
+                .args(["completions", shell])
+                .output()
+                .unwrap(),
+        );
+        assert!(script.contains("ecs-env"), "{shell} completes ecs-env");
+    }
+}
+
+#[test]
+fn every_subcommand_help_says_what_it_does_with_an_example() {
+    let top = stdout_of(&Command::new(BIN).arg("--help").output().unwrap());
+    let subcommands: Vec<String> = top
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .filter(|name| name != "help")
+        .collect();
+    assert!(subcommands.len() >= 15, "{subcommands:?}");
+    for subcommand in subcommands {
+        let help = stdout_of(
+            &Command::new(BIN)
+                .args([&subcommand, "--help"])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            help.contains("Example"),
+            "`{subcommand} --help` has an example:\n{help}"
+        );
+        assert!(
+            help.lines().next().is_some_and(|line| line.len() > 20),
+            "`{subcommand} --help` says what it does:\n{help}"
+        );
+    }
+}
