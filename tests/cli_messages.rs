@@ -15,12 +15,13 @@ fn help(args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// The lines of a `--help` section (`Commands:`, `Options:`), up to the next blank line.
+/// The lines of a `--help` section (`Commands:`, `Options:`), up to the next heading.
 fn section<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
     text.lines()
         .skip_while(|line| line.trim() != title)
         .skip(1)
-        .take_while(|line| !line.trim().is_empty())
+        .take_while(|line| line.is_empty() || line.starts_with(' '))
+        .filter(|line| !line.trim().is_empty())
         .collect()
 }
 
@@ -36,13 +37,24 @@ fn every_flag_of_every_subcommand_has_a_description() {
     let mut missing = Vec::new();
     for subcommand in subcommands {
         let text = help(&["help", subcommand]);
-        for line in section(&text, "Options:") {
-            // `  -p, --profile <PROFILE>  What it is`: the flags, two spaces, the description.
-            let described = line
-                .trim_start()
+        // `  -p, --profile <PROFILE>  What it is`, or (clap's long layout, once an option has
+        // possible values with their own help) the description on the lines below the flag.
+        let lines = section(&text, "Options:");
+        for (at, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            // A flag (`-p`, `--profile`), not a possible value's `- env: …` line.
+            let is_flag = |text: &str| text.starts_with('-') && !text.starts_with("- ");
+            if !is_flag(trimmed) {
+                continue;
+            }
+            let same_line = trimmed
                 .split_once("  ")
                 .is_some_and(|(_, description)| !description.trim().is_empty());
-            if !described {
+            let next_line = lines.get(at + 1).is_some_and(|next| {
+                let next = next.trim_start();
+                !next.is_empty() && !is_flag(next)
+            });
+            if !(same_line || next_line) {
                 missing.push(format!("{subcommand}: {}", line.trim()));
             }
         }
