@@ -164,6 +164,25 @@ def hyperfine(commands, runs, env, warmup=10):
     return [(statistics.median(r["times"]), r["stddev"], min(r["times"]), max(r["times"])) for r in results]
 
 
+def endpoint_latency(url, token, requests):
+    """Median and p99 of `requests` GETs on one kept-alive connection (Python's http.client)."""
+    import http.client
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port)
+    times = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        connection.request("GET", parts.path, headers={"Authorization": token})
+        answer = connection.getresponse()
+        assert answer.status == 200, answer.status
+        answer.read()
+        times.append(time.perf_counter() - started)
+    connection.close()
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99)]
+
+
 def criterion(name):
     """A criterion figure from `cargo bench --bench request`: median and its 95% interval, in ns."""
     estimates = json.loads((ROOT / "target" / "criterion" / "request" / name / "new" / "estimates.json").read_text())
@@ -208,6 +227,16 @@ def main():
             runs = sorted(int(run(["/usr/bin/time", "-f", "%M", *command], env=world.env)
                               .stderr.strip().splitlines()[-1]) for _ in range(21))
             return runs[len(runs) // 2]
+        # exec (to the child's start) and one container-endpoint request, next to the helper.
+        grant = dict(line.removeprefix("export ").split("=", 1) for line in
+                     run([BIN, "ecs-env", "--profile", profile, "--ttl", "1h"], env=world.env).stdout.splitlines()
+                     if line.startswith("export "))
+        url, token = (grant[k].strip("'") for k in ("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                                    "AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+        rows["tools"] = hyperfine(["/bin/true", f"{HELPER} --profile {profile}",
+                                   f"{BIN} exec --profile {profile} -- /bin/true",
+                                   f"curl -sf -o /dev/null -H 'Authorization: {token}' {url}"], 200, world.env)
+        rows["endpoint_keepalive"] = endpoint_latency(url, token, 2000)
         rss = peak_rss([HELPER, "--profile", profile])
         rows["subcommand"] = (subcommand, peak_rss([BIN, "credential-process", "--profile", profile]))
         rows["p1"] = (floor, ours, others, rss)
@@ -285,6 +314,15 @@ def write(rows):
         f"| P1 | speed-up over it | {p1_aws_ratio:.0f}× | ≥ 100× | {verdict(p1_aws_ratio >= 100)} |",
         f"| P1 | boto3 helper (Python start-up + boto3) | {ms(boto3[0])} (σ {ms(boto3[1])}) | | |",
         f"| P1 | peak RSS of `sso-agent-credential-process` | {rss / 1024:.1f} MiB | ≤ 4 MiB | {verdict(rss <= 4096)} |",
+    ]
+    true, helper_again, exec_, curl = rows["tools"]
+    keepalive_p50, keepalive_p99 = rows["endpoint_keepalive"]
+    lines += [
+        f"| tools | `/bin/true` (process start-up, the floor of anything run) | {ms(true[0])} (σ {ms(true[1])}) | | |",
+        f"| tools | `sso-agent-credential-process` (same run) | {ms(helper_again[0])} (σ {ms(helper_again[1])}) | | |",
+        f"| tools | `sso-agent exec -- /bin/true` (to the child's start and exit) | {ms(exec_[0])} (σ {ms(exec_[1])}) | | |",
+        f"| tools | `curl` of the container-credentials endpoint (curl's start-up included) | {ms(curl[0])} (σ {ms(curl[1])}) | | |",
+        f"| tools | one endpoint request on a kept-alive connection, p50 / p99 | {keepalive_p50 * 1e6:.0f} / {keepalive_p99 * 1e6:.0f} µs | | |",
     ]
     for connections, result in p2:
         lines.append(f"| P2 | {connections} client(s): requests/s, p50 / p99 | {result['per_second']:,.0f}/s, "
