@@ -41,6 +41,13 @@ struct ProcessCredentials<'a> {
 }
 
 pub fn run(profile: &str) -> Result<(), HelperError> {
+    print(&fetch(profile)?)
+}
+
+/// The profile's role credentials from the agent, as the helper gets them: the agent is started
+/// if needed, and a login the session needs is shown (terminal, stderr) and waited for. Other
+/// commands that need a profile's credentials (`sso-agent console`) take them from here.
+pub fn fetch(profile: &str) -> Result<Credentials, HelperError> {
     let mut client = AgentClient::connect()?;
     let request = |wait| Request::Credentials {
         profile: profile.to_string(),
@@ -64,7 +71,7 @@ pub fn run(profile: &str) -> Result<(), HelperError> {
         }
         other => return Err(HelperError::Unexpected(other.kind())),
     };
-    print(&credentials)
+    Ok(credentials)
 }
 
 /// The line that asks for a login; its wording agrees with `sso-agent login`'s.

@@ -1,5 +1,6 @@
 //! The subcommands, one file each. `anyhow` is used here, at the binary's edge, only.
 
+pub mod console;
 pub mod credential_process;
 pub mod daemon;
 #[cfg(feature = "emulator")]
