@@ -483,9 +483,9 @@ async fn a_signin_token_signs_in_until_it_expires_and_a_bad_one_gets_an_error_pa
 
     let (status, _, _, location) = login(token.clone()).await;
     assert_eq!(status, 302);
-    let location = location.unwrap();
-    assert!(location.starts_with("/console?session="), "{location}");
-    let page = reqwest::get(format!("{}{location}", emulator.base_url))
+    let console_page = location.unwrap();
+    assert!(console_page.starts_with("/console?session="), "{console_page}");
+    let page = reqwest::get(format!("{}{console_page}", emulator.base_url))
         .await
         .unwrap()
         .text()
@@ -514,7 +514,7 @@ async fn a_signin_token_signs_in_until_it_expires_and_a_bad_one_gets_an_error_pa
     let (status, _, page, _) = login(token.clone()).await;
     assert_eq!(status, 400);
     assert!(page.contains("not valid or has expired"), "{page}");
-    let expired = reqwest::get(format!("{}{location}", emulator.base_url))
+    let expired = reqwest::get(format!("{}{console_page}", emulator.base_url))
         .await
         .unwrap();
     assert_eq!(expired.status().as_u16(), 401);

@@ -34,7 +34,7 @@ use super::pages::{escape, message, page};
 use super::state::{random_token, CallDetail, ConsoleSession, Emulator, SigninToken};
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
@@ -190,7 +190,12 @@ fn login(emulator: &Emulator, params: &HashMap<String, String>) -> Response {
             expires_at: now + token.session_duration,
         },
     );
-    let mut response = Redirect::to(&format!("/console?session={id}")).into_response();
+    // 302, as the real endpoint's redirect to the console (axum's Redirect::to is a 303).
+    let mut response = (
+        StatusCode::FOUND,
+        [(header::LOCATION, format!("/console?session={id}"))],
+    )
+        .into_response();
     response
         .extensions_mut()
         .insert(CallDetail("signed in".into()));
