@@ -206,6 +206,40 @@ async fn credentials_the_endpoint_calls_expired_are_refused_with_what_to_do() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_starts_the_agent_and_waits_for_the_login_as_the_helper_does() {
+    let emulator = emulator().await;
+    // Nobody approves through the page: the emulator does on the first poll.
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let world = world(&emulator, "console-autostart");
+    let output = world
+        .command(&["console", "--profile", "staging", "--print"])
+        .env_remove("SSO_AGENT_NO_AUTOSTART")
+        .env(
+            "SSO_AGENT_FEDERATION_URL",
+            format!("{}/federation", emulator.base_url),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    std::fs::write(world.root.join("commands.stderr"), &stderr).unwrap();
+    let link = stdout_of(&output);
+    assert!(
+        stderr.contains("needs a login"),
+        "the login was shown: {stderr}"
+    );
+    assert!(query_of(&link).1["SigninToken"].starts_with("emu-signin-"));
+    let log = calls(&emulator).await;
+    assert_eq!(count(&log, "StartDeviceAuthorization", None), 1);
+    assert_eq!(count(&log, "GetRoleCredentials", None), 1);
+    assert_eq!(
+        count(&log, "GetSigninToken", Some("SessionDuration=3600")),
+        1
+    );
+    let status = common::home::status(&world);
+    common::home::signal(status["pid"].as_u64().unwrap() as u32, "TERM");
+}
+
 #[tokio::test]
 async fn bad_flags_are_refused_before_anything_is_asked() {
     let emulator = emulator().await;
@@ -324,7 +358,9 @@ async fn get_signin_token_refuses_what_it_did_not_issue_as_the_real_endpoint_doe
         &creds.secret_access_key,
         &creds.session_token,
     );
-    let cases: Vec<(Vec<(&str, String)>, &str, &str)> = vec![
+    // (extra parameters, the page's message, the log's detail)
+    type Case<'a> = (Vec<(&'a str, String)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![(
                 "Session",
@@ -484,7 +520,10 @@ async fn a_signin_token_signs_in_until_it_expires_and_a_bad_one_gets_an_error_pa
     let (status, _, _, location) = login(token.clone()).await;
     assert_eq!(status, 302);
     let console_page = location.unwrap();
-    assert!(console_page.starts_with("/console?session="), "{console_page}");
+    assert!(
+        console_page.starts_with("/console?session="),
+        "{console_page}"
+    );
     let page = reqwest::get(format!("{}{console_page}", emulator.base_url))
         .await
         .unwrap()
