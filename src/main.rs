@@ -46,13 +46,14 @@ enum Command {
     },
     /// Open the AWS console signed in as a profile's role (or print the sign-in link).
     #[command(
-        long_about = "Open the AWS console signed in as a profile's role.\n\n\
-            The role credentials come from the agent, as for credential-process (it logs in first \
-            if the session needs it). The AWS federation endpoint trades them for a sign-in token, \
-            valid for 15 minutes, and the sign-in link opens in your browser. The endpoint is \
-            chosen by the profile's region (signin.aws.amazon.com, signin.amazonaws-us-gov.com, \
-            signin.amazonaws.cn); SSO_AGENT_FEDERATION_URL overrides it.",
-        after_help = "Examples:\n  \
+        // In after_help, not long_about: `help console` then keeps one line per flag.
+        after_help = "The role credentials come from the agent, as for credential-process (it \
+            logs in first if the session needs it). The AWS federation endpoint trades them for a \
+            sign-in token, valid for 15 minutes, and the sign-in link opens in your browser. The \
+            endpoint is chosen by the profile's region (signin.aws.amazon.com, \
+            signin.amazonaws-us-gov.com, signin.amazonaws.cn); SSO_AGENT_FEDERATION_URL overrides \
+            it.\n\n\
+            Examples:\n  \
             sso-agent console --profile dev\n  \
             sso-agent console --profile dev --duration 43200 --destination https://us-east-1.console.aws.amazon.com/s3/home\n  \
             sso-agent console --profile dev --print   # only print the link (a secret for 15 minutes)"
