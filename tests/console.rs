@@ -172,6 +172,83 @@ async fn the_printed_link_signs_headless_chromium_in_as_the_profiles_role() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_print_the_link_goes_to_the_browser_or_with_no_display_to_stdout() {
+    use std::os::unix::fs::PermissionsExt;
+    let emulator = emulator().await;
+    let world = logged_in_world(&emulator, "console-open").await;
+
+    // $BROWSER (webbrowser honours it) is a script that keeps the URL it was given, outside the
+    // world's files: the sign-in token is a secret the world's search would find there.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let scratch = std::env::temp_dir().join(format!(
+        "sso-agent-console-browser-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let (opened, browser) = (scratch.join("opened"), scratch.join("browser.sh"));
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = world.command(&["console", "--profile", "dev"]);
+    command.env("BROWSER", &browser).env(
+        "SSO_AGENT_FEDERATION_URL",
+        format!("{}/federation", emulator.base_url),
+    );
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    std::fs::write(world.root.join("commands.stderr"), &stderr).unwrap();
+    assert!(
+        stdout_of(&output).is_empty(),
+        "the link went to the browser only"
+    );
+    assert!(
+        stderr.contains(
+            "Opened the AWS console as role Developer in account 111122223333 (profile dev)"
+        ),
+        "{stderr}"
+    );
+    // webbrowser starts the program and does not wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let link = loop {
+        match std::fs::read_to_string(&opened) {
+            Ok(link) if link.ends_with('\n') => break link,
+            _ if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            other => panic!("the browser was not started with the link: {other:?}"),
+        }
+    };
+    std::fs::remove_dir_all(&scratch).unwrap();
+    let (_, query) = query_of(&link);
+    assert_eq!(query["Action"], "login");
+    assert!(query["SigninToken"].starts_with("emu-signin-"));
+
+    // No DISPLAY, WAYLAND_DISPLAY nor BROWSER (AgentHome removes BROWSER): the link is printed.
+    let output = world
+        .command(&["console", "--profile", "dev"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env(
+            "SSO_AGENT_FEDERATION_URL",
+            format!("{}/federation", emulator.base_url),
+        )
+        .output()
+        .unwrap();
+    let link = stdout_of(&output);
+    assert_eq!(query_of(&link).1["Action"], "login");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("No browser here"),
+        "{output:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_the_endpoint_calls_expired_are_refused_with_what_to_do() {
     let emulator = emulator().await;
     let world = logged_in_world(&emulator, "console-expired").await;
