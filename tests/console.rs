@@ -317,6 +317,63 @@ async fn console_starts_the_agent_and_waits_for_the_login_as_the_helper_does() {
     common::home::signal(status["pid"].as_u64().unwrap() as u32, "TERM");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_fails_is_named_and_no_secret_is_shown() {
+    let emulator = emulator().await;
+    let world = logged_in_world(&emulator, "console-faults").await;
+    stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+    scenario(
+        &emulator,
+        json!({"faults": [
+            {"operation": "GetSigninToken", "status": 503},
+            {"operation": "GetSigninToken", "garbage": true},
+            {"operation": "GetSigninToken", "reset": true},
+        ]}),
+    )
+    .await;
+    let endpoint = format!("{}/federation", emulator.base_url);
+    for expected in [
+        format!("the federation endpoint {endpoint} answered HTTP 503; try again later"),
+        format!("the federation endpoint {endpoint} answered without a SigninToken"),
+        format!("cannot reach the federation endpoint {endpoint}: io error: client error (SendRequest): connection error: Connection reset by peer"),
+    ] {
+        let output = console(&world, &emulator, &["--profile", "dev", "--print"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(output.stdout.is_empty());
+        // Nothing of the request's query (Drop also searches stderr for every issued secret).
+        assert!(!stderr.contains("Session="), "{stderr}");
+        assert!(!stderr.contains("sessionKey"), "{stderr}");
+    }
+    // Nothing listens on the endpoint.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let output = world
+        .command(&["console", "--profile", "dev", "--print"])
+        .env(
+            "SSO_AGENT_FEDERATION_URL",
+            format!("http://127.0.0.1:{port}/federation"),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    std::fs::write(world.root.join("unreachable.stderr"), &stderr).unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the federation endpoint http://127.0.0.1:{port}/federation: io error: client error (Connect): tcp connect error: Connection refused"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ConnectorError {"),
+        "no Debug dump: {stderr}"
+    );
+}
+
 #[tokio::test]
 async fn bad_flags_are_refused_before_anything_is_asked() {
     let emulator = emulator().await;

@@ -236,9 +236,7 @@ async fn get_signin_token(
     let response = tokio::time::timeout(CALL_TIMEOUT, connector.call(request))
         .await
         .map_err(|_| unreachable(format!("no answer in {} s", CALL_TIMEOUT.as_secs())))?
-        .map_err(|err| {
-            unreachable(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string())
-        })?;
+        .map_err(|err| unreachable(error_chain(&err)))?;
     let status = response.status().as_u16();
     let body = tokio::time::timeout(
         CALL_TIMEOUT,
@@ -296,6 +294,23 @@ fn status_message(body: &str) -> Option<String> {
         .trim()
         .to_string();
     (!message.is_empty()).then_some(message)
+}
+
+/// An error and its sources, `: `-joined ("io error: client error (Connect): tcp connect error:
+/// Connection refused (os error 111)"), without the Debug dump DisplayErrorContext adds.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some layers repeat their source's message in their own.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `text` with every secret in it replaced.
