@@ -17,7 +17,7 @@
 //! page, and joshdk/aws-console issue #42 sees a bare `400 Bad Request` for a SessionDuration the
 //! endpoint would not take. So here: every credentials problem (no `Session`, not JSON, a key
 //! this emulator never issued, a wrong secret or session token, expired credentials) is that
-//! same 400 page, saying no more than AWS does; a missing or out-of-range `SessionDuration` and
+//! same 400 page, saying no more than AWS does; a non-numeric or out-of-range `SessionDuration` and
 //! an unknown `Action` are 400 pages of the same shape with their own message (those wordings
 //! are the emulator's, AWS does not document them). The call log's `detail` says which check
 //! failed, for tests.
