@@ -53,6 +53,35 @@ enum Command {
         #[arg(long)]
         profile: String,
     },
+    /// Open the AWS console signed in as a profile's role (or print the sign-in link).
+    #[command(
+        // In after_help, not long_about: `help console` then keeps one line per flag.
+        after_help = "The role credentials come from the agent, as for credential-process (it \
+            logs in first if the session needs it). The AWS federation endpoint trades them for a \
+            sign-in token, valid for 15 minutes, and the sign-in link opens in your browser. The \
+            endpoint is chosen by the profile's region (signin.aws.amazon.com, \
+            signin.amazonaws-us-gov.com, signin.amazonaws.cn); SSO_AGENT_FEDERATION_URL overrides \
+            it.\n\n\
+            Examples:\n  \
+            sso-agent console --profile dev\n  \
+            sso-agent console --profile dev --duration 43200 --destination https://us-east-1.console.aws.amazon.com/s3/home\n  \
+            sso-agent console --profile dev --print   # only print the link (a secret for 15 minutes)"
+    )]
+    Console {
+        /// The [profile NAME] whose role to sign in as (the one credential-process takes).
+        #[arg(long)]
+        profile: String,
+        /// Print the sign-in link on stdout instead of opening a browser (anyone with it can
+        /// sign in for 15 minutes).
+        #[arg(long)]
+        print: bool,
+        /// The console page to land on (default: the console home of the profile's region).
+        #[arg(long, value_name = "URL")]
+        destination: Option<String>,
+        /// How long the console session lasts, in seconds: 900 (15 min) to 43200 (12 h).
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        duration: u64,
+    },
     /// Show sessions, token expiry and cached roles (no secrets).
     #[command(
         after_help = "Examples:\n  sso-agent status\n  sso-agent status --json | jq '.sessions[].expires_at'"
@@ -188,10 +217,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // credential-process stays lean: no log subscriber on the hot path.
+    // credential-process stays lean: no log subscriber on the hot path (nor exec's). console has
+    // none either: its request URL carries role credentials, and no library may log it.
     if !matches!(
         cli.command,
-        Command::CredentialProcess { .. } | Command::Exec { .. } | Command::ProfileNames
+        Command::CredentialProcess { .. }
+            | Command::Exec { .. }
+            | Command::ProfileNames
+            | Command::Console { .. }
     ) {
         sso_agent::logging::init();
     }
@@ -204,6 +237,12 @@ fn main() -> ExitCode {
             force,
         } => cli::login::run(sso_session, profile, no_browser, force),
         Command::CredentialProcess { profile } => cli::credential_process::run(&profile),
+        Command::Console {
+            profile,
+            print,
+            destination,
+            duration,
+        } => cli::console::run(&profile, print, destination, duration),
         Command::Status { json } => cli::status::run(json),
         Command::Logout {
             sso_session,

@@ -76,7 +76,7 @@ fn show(pending: &PendingLoginInfo, no_browser: bool) {
 /// Whether a browser can show a page here. On Linux without a display server nor `$BROWSER`
 /// (SSH, a console) webbrowser may still answer Ok (it finds a text browser, or xdg-open fails
 /// quietly), and "Opened the page" would send the person looking for a window that never came.
-fn can_open_browser(set: impl Fn(&str) -> bool) -> bool {
+pub(crate) fn can_open_browser(set: impl Fn(&str) -> bool) -> bool {
     if cfg!(target_os = "linux") {
         ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
             .into_iter()

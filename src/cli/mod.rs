@@ -2,6 +2,7 @@
 
 pub mod aws_env;
 pub mod completions;
+pub mod console;
 pub mod credential_process;
 pub mod daemon;
 #[cfg(feature = "emulator")]

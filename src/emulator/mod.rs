@@ -3,6 +3,7 @@
 //! run against it. Nothing outside this module imports it.
 
 mod control;
+mod federation;
 pub mod fixture;
 mod oidc;
 mod pages;

@@ -18,7 +18,7 @@ button{font-size:1rem;padding:.6rem 1.4rem;border-radius:4px;border:1px solid #8
 cursor:pointer}#approve{background:#ff9900;border-color:#e88b00}.note{color:#555;font-size:.9rem}";
 
 /// The whole page around `body`.
-fn page(title: &str, body: &str) -> Html<String> {
+pub(super) fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
          <style>{STYLE}</style></head><body><main><h1>{title}</h1>{body}\
@@ -27,7 +27,7 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn message(status: StatusCode, title: &str, text: &str) -> Response {
+pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     (
         status,
         page(title, &format!("<p id=\"result\">{}</p>", escape(text))),
@@ -36,7 +36,7 @@ fn message(status: StatusCode, title: &str, text: &str) -> Response {
 }
 
 /// HTML-escapes text. Five replacements do not warrant a dependency.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

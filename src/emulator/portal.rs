@@ -1,7 +1,7 @@
 //! The sso portal: GetRoleCredentials, ListAccounts, ListAccountRoles and Logout.
 //! The bearer token is checked before anything else, as the real service does.
 
-use super::state::{random_token, Emulator, Grant, Inner};
+use super::state::{random_token, Emulator, Grant, Inner, IssuedRoleCredentials};
 use super::wire::{PortalError, PortalErrorKind as Kind};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -85,8 +85,22 @@ pub async fn get_role_credentials(
             (random_token("", 40), random_token("emu-session-", 200));
         inner.issued.push(secret_access_key.clone());
         inner.issued.push(session_token.clone());
+        let access_key_id = random_token("ASIA", 16).to_uppercase();
+        // Kept so the federation endpoint can check a Session it is given (federation.rs).
+        let expires_at = inner.now() + Duration::from_secs(ttl);
+        inner.role_credentials.insert(
+            access_key_id.clone(),
+            IssuedRoleCredentials {
+                secret_access_key: secret_access_key.clone(),
+                session_token: session_token.clone(),
+                account_id: account_id.to_string(),
+                role_name: role_name.to_string(),
+                user: grant.user.clone(),
+                expires_at,
+            },
+        );
         Ok(Json(json!({"roleCredentials": {
-            "accessKeyId": random_token("ASIA", 16).to_uppercase(),
+            "accessKeyId": access_key_id,
             "secretAccessKey": secret_access_key,
             "sessionToken": session_token,
             "expiration": expiration_ms,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The operations a fault can name (the AWS operation names).
-pub const OPERATIONS: [&str; 7] = [
+pub const OPERATIONS: [&str; 8] = [
     "RegisterClient",
     "StartDeviceAuthorization",
     "CreateToken",
@@ -12,6 +12,8 @@ pub const OPERATIONS: [&str; 7] = [
     "ListAccounts",
     "ListAccountRoles",
     "Logout",
+    // The sign-in federation endpoint's getSigninToken (federation.rs).
+    "GetSigninToken",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -6,7 +6,7 @@
 use super::scenario::Fault;
 use super::state::{CallDetail, Emulator, LogEntry};
 use super::wire::{generic_error, OidcError, OidcErrorKind, PortalError, PortalErrorKind};
-use super::{control, oidc, pages, portal};
+use super::{control, federation, oidc, pages, portal};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -32,6 +32,10 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         )
         .route("/token", post(oidc::create_token))
         .route("/federation/credentials", get(portal::get_role_credentials))
+        // The sign-in federation endpoint (signin.aws.amazon.com/federation) and where its login
+        // lands; `/federation/credentials` above is the sso portal's, a different service.
+        .route("/federation", get(federation::federation))
+        .route("/console", get(federation::console_page))
         .route("/assignment/accounts", get(portal::list_accounts))
         .route("/assignment/roles", get(portal::list_account_roles))
         .route("/logout", post(portal::logout))
@@ -61,13 +65,15 @@ async fn unknown_operation() -> Response {
     super::wire::message_error(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        "no such operation here: the emulator serves the sso-oidc and sso APIs, /device, /authorize and /_emulator/{approve,deny,scenario,log,advance}",
+        "no such operation here: the emulator serves the sso-oidc and sso APIs, /federation, /device, /authorize, /console and /_emulator/{approve,deny,scenario,log,advance}",
     )
 }
 
-/// The AWS operation a request calls, by its method and path.
-fn operation_of(method: &Method, path: &str) -> Option<&'static str> {
-    Some(match (method.as_str(), path) {
+/// The AWS operation a request calls, by its method and path (and, for the federation
+/// endpoint, its `Action`).
+fn operation_of(method: &Method, uri: &axum::http::Uri) -> Option<&'static str> {
+    Some(match (method.as_str(), uri.path()) {
+        ("GET", "/federation") => federation_action(uri.query().unwrap_or_default()),
         ("POST", "/client/register") => "RegisterClient",
         ("POST", "/device_authorization") => "StartDeviceAuthorization",
         ("POST", "/token") => "CreateToken",
@@ -79,6 +85,18 @@ fn operation_of(method: &Method, path: &str) -> Option<&'static str> {
     })
 }
 
+/// `GetSigninToken`, `FederationLogin`, or `Federation` for any other (refused) Action.
+fn federation_action(query: &str) -> &'static str {
+    let action = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "Action")
+        .map(|(_, value)| value);
+    match action.as_deref() {
+        Some("getSigninToken") => "GetSigninToken",
+        Some("login") => "FederationLogin",
+        _ => "Federation",
+    }
+}
+
 fn is_oidc(operation: &str) -> bool {
     matches!(
         operation,
@@ -88,7 +106,7 @@ fn is_oidc(operation: &str) -> bool {
 
 /// Applies the scenario's next fault for an AWS call, and writes the call to the log.
 async fn aws_call(State(emulator): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
-    let Some(operation) = operation_of(request.method(), request.uri().path()) else {
+    let Some(operation) = operation_of(request.method(), request.uri()) else {
         return next.run(request).await;
     };
     let fault = emulator.lock().scenario.take_fault(operation);

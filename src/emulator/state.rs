@@ -46,7 +46,15 @@ pub struct Inner {
     pub ended_sessions: Vec<u64>,
     pub recent_portal_calls: VecDeque<Instant>,
     pub log: Vec<LogEntry>,
-    /// Every secret handed out (client secrets, tokens, role keys), for tests' leak searches.
+    /// Role credentials handed out by GetRoleCredentials, keyed by access key id, so the
+    /// federation endpoint can tell its own (and unexpired) ones from anything else.
+    pub role_credentials: HashMap<String, IssuedRoleCredentials>,
+    /// Sign-in tokens from the federation endpoint's getSigninToken, by token.
+    pub signin_tokens: HashMap<String, SigninToken>,
+    /// Console sessions made by the federation endpoint's login, by the id in `/console?session=`.
+    pub console_sessions: HashMap<String, ConsoleSession>,
+    /// Every secret handed out (client secrets, tokens, role keys, sign-in tokens), for tests'
+    /// leak searches.
     pub issued: Vec<String>,
     next_session: u64,
 }
@@ -124,6 +132,37 @@ pub struct RefreshToken {
     pub expires_at: Instant,
     /// When this token was exchanged for a newer one; it is accepted for the grace period after.
     pub rotated_at: Option<Instant>,
+}
+
+/// One set of role credentials as GetRoleCredentials handed it out.
+pub struct IssuedRoleCredentials {
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub account_id: String,
+    pub role_name: String,
+    pub user: String,
+    pub expires_at: Instant,
+}
+
+/// What a sign-in token stands for: a role's console session, not started yet.
+#[derive(Clone)]
+pub struct SigninToken {
+    pub account_id: String,
+    pub role_name: String,
+    pub user: String,
+    /// The console session's length the token asked for (`SessionDuration`).
+    pub session_duration: Duration,
+    pub expires_at: Instant,
+}
+
+/// A console session started by `Action=login`.
+pub struct ConsoleSession {
+    pub account_id: String,
+    pub role_name: String,
+    pub user: String,
+    pub destination: String,
+    pub issuer: String,
+    pub expires_at: Instant,
 }
 
 /// One AWS call as the emulator saw it.

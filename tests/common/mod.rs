@@ -170,4 +170,5 @@ pub fn count(calls: &[Value], operation: &str, detail: Option<&str>) -> usize {
         .count()
 }
 
+pub mod browser;
 pub mod home;
