@@ -379,8 +379,40 @@ impl AwsConfig {
         })
     }
 
-    /// The `[profile NAME]` section (`[default]` for `default`).
+    /// The `[profile NAME]` section (`[default]` for `default`). A profile whose only source is
+    /// sso-agent's own helper (`credential_process = sso-agent-credential-process --profile X`)
+    /// is the profile X it names, so the name people use with the AWS CLI works everywhere;
+    /// its own `region`, if it has one, wins over X's.
     pub fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
+        match self.direct_profile(name) {
+            Err(ConfigError::HelperProfile { .. }) if self.helper_target(name).is_some() => {
+                let target = self.helper_target(name).expect("checked just above");
+                // One hop: a helper naming another helper profile is the error it was.
+                let mut resolved = self.direct_profile(&target)?;
+                let title = profile_title(name);
+                if let Some(profile) = self
+                    .sections
+                    .get_profile(self.parsed(SectionKind::Profile, name))
+                {
+                    if let Some(region) = self.optional(&title, "region", profile.get("region"))? {
+                        resolved.region = Some(region.to_string());
+                    }
+                }
+                Ok(resolved)
+            }
+            other => other,
+        }
+    }
+
+    /// The profile sso-agent's helper is told to serve in `name`'s `credential_process`.
+    fn helper_target(&self, name: &str) -> Option<String> {
+        let profile = self
+            .sections
+            .get_profile(self.parsed(SectionKind::Profile, name))?;
+        helper_target(profile.get("credential_process")?)
+    }
+
+    fn direct_profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
         let profile = self
             .sections
             .get_profile(self.parsed(SectionKind::Profile, name))
@@ -547,9 +579,86 @@ pub fn config_file_path(env: &Env) -> String {
 #[cfg(test)]
 mod edge_tests;
 
+/// `X` of `sso-agent-credential-process --profile X` or `sso-agent credential-process --profile
+/// X` (any path to the binary, `--profile=X` too, X optionally quoted): another helper is not ours
+/// to follow.
+fn helper_target(command: &str) -> Option<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let program = words.first()?.trim_matches(|c| c == '\'' || c == '"');
+    let binary = program.rsplit('/').next()?;
+    let args = match binary {
+        "sso-agent-credential-process" => &words[1..],
+        "sso-agent" if words.get(1) == Some(&"credential-process") => &words[2..],
+        _ => return None,
+    };
+    let value = match args {
+        ["--profile", value] => *value,
+        [flag] => flag.strip_prefix("--profile=")?,
+        _ => return None,
+    };
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .or_else(|| value.strip_prefix('"').and_then(|v| v.strip_suffix('"')))
+        .unwrap_or(value);
+    (!value.is_empty()).then(|| value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_own_helper_is_followed_to_the_profile_it_names() {
+        for (command, target) in [
+            (
+                "sso-agent-credential-process --profile dev-sso",
+                Some("dev-sso"),
+            ),
+            (
+                "/home/me/.cargo/bin/sso-agent-credential-process --profile=dev",
+                Some("dev"),
+            ),
+            ("sso-agent credential-process --profile 'my dev'", None), // spaces: not split here
+            (
+                "sso-agent credential-process --profile \"dev\"",
+                Some("dev"),
+            ),
+            ("sso-agent status --profile dev", None),
+            ("aws-vault export --format=json dev", None),
+            ("sso-agent-credential-process --profile", None),
+            ("sso-agent-credential-process --profile dev --extra", None),
+        ] {
+            assert_eq!(helper_target(command).as_deref(), target, "{command}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_helper_profile_is_the_profile_it_names_with_its_own_region() {
+        let config = parse(
+            "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+             [profile dev-sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Dev\nregion = us-west-2\n\
+             [profile dev]\ncredential_process = sso-agent-credential-process --profile dev-sso\nregion = eu-west-1\n\
+             [profile loop]\ncredential_process = sso-agent-credential-process --profile dev\n\
+             [profile vault]\ncredential_process = aws-vault export dev\n",
+        )
+        .await;
+        let dev = config.profile("dev").unwrap();
+        assert_eq!(dev.account_id, "111122223333");
+        assert_eq!(dev.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            config.index().profile_role("dev").unwrap().role.role_name,
+            "Dev"
+        );
+        assert!(matches!(
+            config.profile("loop"),
+            Err(ConfigError::HelperProfile { .. })
+        ));
+        assert!(matches!(
+            config.profile("vault"),
+            Err(ConfigError::HelperProfile { .. })
+        ));
+    }
 
     async fn parse(text: &str) -> AwsConfig {
         let fs = Fs::from_slice(&[("/home/me/.aws/config", text)]);

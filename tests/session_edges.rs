@@ -429,17 +429,29 @@ async fn one_broken_sso_session_leaves_the_others_working_and_is_shown_in_status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_helpers_own_profile_is_named_as_such_not_told_to_get_sso_keys() {
+async fn the_helpers_own_profile_is_served_and_another_helpers_is_named_as_such() {
     let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
     let mut world = AgentHome::new(&emulator, "helper-profile");
     let config_path = world.home.join(".aws/config");
     let mut config = std::fs::read_to_string(&config_path).unwrap();
     config.push_str(
-        "\n[profile tool]\ncredential_process = sso-agent-credential-process --profile dev\n",
+        "\n[profile tool]\ncredential_process = sso-agent-credential-process --profile dev\n\
+         \n[profile other]\ncredential_process = some-other-helper --profile dev\n",
     );
     std::fs::write(&config_path, config).unwrap();
     world.start_agent();
-    let output = world.run(&["credential-process", "--profile", "tool"]);
+    // The profile people use with the AWS CLI is the one its helper line names.
+    let through_tool = stdout_of(&world.run(&["credential-process", "--profile", "tool"]));
+    let direct = stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+    let key = |json: &str| serde_json::from_str::<Value>(json).unwrap()["AccessKeyId"].clone();
+    assert_eq!(key(&through_tool), key(&direct));
+    assert_eq!(
+        count(&calls(&emulator).await, "GetRoleCredentials", None),
+        1
+    );
+
+    let output = world.run(&["credential-process", "--profile", "other"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
