@@ -64,7 +64,9 @@ class World:
         self.env = dict(os.environ, HOME=str(self.home), AWS_CONFIG_FILE=str(self.home / ".aws/config"),
                         SSO_AGENT_SOCKET=str(self.socket), AWS_ENDPOINT_URL_SSO_OIDC=self.endpoint,
                         AWS_ENDPOINT_URL_SSO=self.endpoint, SSO_AGENT_STORE="secret-service",
-                        SSO_AGENT_NO_AUTOSTART="1", SSO_AGENT_LOG="warn")
+                        SSO_AGENT_NO_AUTOSTART="1", SSO_AGENT_LOG="warn",
+                        # No terminal here: the emulator approves the logins, so wait for them.
+                        SSO_AGENT_LOGIN_WAIT="always")
         self.env.pop("AWS_PROFILE", None)
         self.agent = None
 

@@ -10,7 +10,7 @@
 use crate::client::{AgentClient, ClientError, LOGIN_WAIT, REQUEST_TIMEOUT};
 use crate::protocol::{Credentials, PendingLoginInfo, Request, Response};
 use serde::Serialize;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 /// `SSO_AGENT_LOGIN_WAIT=always`: wait for a login even when no terminal or notification showed
 /// its code (someone approves it another way: `sso-agent status` shows the code, a script, a test).
@@ -69,6 +69,10 @@ pub fn fetch(profile: &str) -> Result<Credentials, HelperError> {
                     session: pending.session,
                 });
             }
+            if !std::io::stderr().is_terminal() {
+                // Kept by a caller that shows a helper's stderr only when it fails.
+                eprintln!("{}", login_prompt(&pending));
+            }
             match client.request(request(true), LOGIN_WAIT)? {
                 Response::Credentials(credentials) => credentials,
                 other => return Err(HelperError::Unexpected(other.kind())),
@@ -91,11 +95,16 @@ pub fn login_prompt(pending: &PendingLoginInfo) -> String {
     )
 }
 
-/// Writes the prompt to stderr (shown if the caller fails) and to the controlling terminal;
-/// true when a terminal took it.
+/// Shows the prompt on the person's terminal: stderr when it is one, else the controlling
+/// terminal (the caller keeps stderr); true when a terminal took it. On a captured stderr it is
+/// written only once the helper is going to wait (see `fetch`), never beside a refusal.
 fn prompt(pending: &PendingLoginInfo) -> bool {
     let line = login_prompt(pending);
-    eprintln!("{line}");
+    if std::io::stderr().is_terminal() {
+        // The person's terminal already: once is enough.
+        eprintln!("{line}");
+        return true;
+    }
     let terminal = std::fs::OpenOptions::new().write(true).open("/dev/tty");
     match terminal {
         // "\r\n": the terminal may be in raw mode under a caller that draws its own screen.

@@ -153,7 +153,8 @@ enum Command {
         /// The [profile NAME] the grant serves.
         #[arg(long)]
         profile: String,
-        /// How long the grant lasts: seconds, or with s, m, h or d (at most 7d).
+        /// How long the grant lasts: a number and its unit, s, m, h or d (at most 7d; the grant
+        /// also ends when the agent stops).
         #[arg(long, default_value = "12h", value_parser = cli::ecs_env::parse_ttl)]
         ttl: std::time::Duration,
         /// The shell to print for.
@@ -225,6 +226,8 @@ fn main() -> ExitCode {
             | Command::Exec { .. }
             | Command::ProfileNames
             | Command::Console { .. }
+            | Command::Export { .. }
+            | Command::EcsEnv { .. }
     ) {
         sso_agent::logging::init();
     }

@@ -222,7 +222,7 @@ async fn missing_wrong_and_other_profile_tokens_get_no_credentials() {
     assert!(!output.status.success());
     let output = world.run(&["ecs-env", "--profile", "dev", "--ttl", "9d"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("7 days"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at most 7d"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

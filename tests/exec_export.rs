@@ -430,3 +430,44 @@ fn every_subcommand_help_says_what_it_does_with_an_example() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_prompt_on_a_terminal_is_shown_once_and_never_beside_a_refusal() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 2})).await;
+    let mut world = AgentHome::new(&emulator, "prompt-once");
+    world.start_agent();
+    // On a terminal (stderr is the pty): the prompt once, then the credentials.
+    let output = world
+        .program("script")
+        .args([
+            "-qec",
+            &format!("{BIN} export --profile dev --format json"),
+            "/dev/null",
+        ])
+        .env_remove("SSO_AGENT_LOGIN_WAIT")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(shown.matches("needs a login: open").count(), 1, "{shown}");
+    assert!(shown.contains("\"AccessKeyId\""), "{shown}");
+
+    // No terminal, no notification: one line, the refusal, no code to confirm in vain.
+    world.run(&["logout", "--all"]);
+    // setsid: no controlling terminal either, whoever runs the suite.
+    let output = world
+        .program("setsid")
+        .args([BIN, "export", "--profile", "dev"])
+        .stdin(std::process::Stdio::null())
+        .env_remove("SSO_AGENT_LOGIN_WAIT")
+        .env_remove("SSO_AGENT_LOG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("there is no terminal or desktop notification"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("confirm the code"), "{stderr}");
+}

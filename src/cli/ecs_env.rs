@@ -32,30 +32,34 @@ pub fn run(profile: &str, ttl: Duration, shell: Shell) -> Result<()> {
     write_secret(&text)
 }
 
-/// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.
+/// `--ttl`: a whole number with its unit, `s`, `m`, `h` or `d` (a bare `8` could mean hours as
+/// easily as seconds, so it is refused rather than guessed).
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, "s"),
-    };
+    let refused = || format!("{text:?}: write a whole number and a unit: 90s, 30m, 8h or 2d");
+    let at = text
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map(|(at, _)| at)
+        .ok_or_else(refused)?;
+    let (number, unit) = text.split_at(at);
     let scale = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86400,
-        _ => {
-            return Err(format!(
-                "{text:?}: write seconds, or a number with s, m, h or d (8h)"
-            ))
-        }
+        _ => return Err(refused()),
     };
     let seconds = number
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(scale))
         .filter(|seconds| *seconds > 0)
-        .ok_or_else(|| format!("{text:?}: write a positive number with s, m, h or d (8h)"))?;
-    Ok(Duration::from_secs(seconds))
+        .ok_or_else(refused)?;
+    let ttl = Duration::from_secs(seconds);
+    if ttl > sso_agent::agent::container::MAX_TTL {
+        return Err(format!("{text:?}: a grant lasts at most 7d"));
+    }
+    Ok(ttl)
 }
 
 #[cfg(test)]
@@ -64,11 +68,22 @@ mod tests {
 
     #[test]
     fn ttls_read_as_people_write_them() {
-        assert_eq!(parse_ttl("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_ttl("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_ttl("8h"), Ok(Duration::from_secs(28800)));
         assert_eq!(parse_ttl("2d"), Ok(Duration::from_secs(172800)));
-        for bad in ["", "0", "h", "5w", "-1", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "8",
+            "0s",
+            "h",
+            "5w",
+            "-1",
+            "1.5h",
+            "1h30m",
+            "8d",
+            "99999999999999999999d",
+        ] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
     }
