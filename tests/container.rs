@@ -4,28 +4,11 @@
 
 mod common;
 
-use common::home::{status, stdout_of, AgentHome, BIN};
+use common::home::{approving_world, credentials, status, stdout_of, AgentHome, BIN};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::process::Command;
-
-async fn logged_in_world(label: &str) -> (sso_agent::emulator::RunningEmulator, AgentHome) {
-    let emulator = emulator().await;
-    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
-    let mut world = AgentHome::new(&emulator, label);
-    world.start_agent();
-    (emulator, world)
-}
-
-fn credentials(world: &AgentHome, profile: &str) -> Value {
-    serde_json::from_str(&stdout_of(&world.run(&[
-        "credential-process",
-        "--profile",
-        profile,
-    ])))
-    .unwrap()
-}
 
 /// The variables `ecs-env` prints, read back by a real sh.
 fn grant(world: &AgentHome, profile: &str, extra: &[&str]) -> HashMap<String, String> {
@@ -82,7 +65,7 @@ async fn get(url: &str, token: Option<&str>) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_and_the_rust_sdk_resolve_the_issued_key_from_ecs_env() {
-    let (emulator, world) = logged_in_world("ecs-env").await;
+    let (emulator, world) = approving_world("ecs-env").await;
     let expected = credentials(&world, "dev");
     let key = expected["AccessKeyId"].as_str().unwrap();
     let env = grant(&world, "dev", &[]);
@@ -175,7 +158,7 @@ async fn rust_sdk_child_prints_its_credentials() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_wrong_and_other_profile_tokens_get_no_credentials() {
-    let (_emulator, world) = logged_in_world("ecs-refuse").await;
+    let (_emulator, world) = approving_world("ecs-refuse").await;
     let dev = grant(&world, "dev", &["--ttl", "1h"]);
     let url = &dev["AWS_CONTAINER_CREDENTIALS_FULL_URI"];
     let token = &dev["AWS_CONTAINER_AUTHORIZATION_TOKEN"];
@@ -227,7 +210,7 @@ async fn missing_wrong_and_other_profile_tokens_get_no_credentials() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_ecs_gives_no_keys_serves_while_the_command_runs_and_ends_with_it() {
-    let (_emulator, world) = logged_in_world("exec-ecs").await;
+    let (_emulator, world) = approving_world("exec-ecs").await;
     let key = credentials(&world, "dev")["AccessKeyId"]
         .as_str()
         .unwrap()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::home::{stdout_of, AgentHome, BIN};
+use common::home::{approving_world, credentials, stdout_of, AgentHome, BIN};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -12,9 +12,7 @@ use std::process::Command;
 
 /// A logged-in world (logins approve themselves) with a `regional` profile in eu-west-1.
 async fn logged_in_world(label: &str) -> (sso_agent::emulator::RunningEmulator, AgentHome) {
-    let emulator = emulator().await;
-    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
-    let mut world = AgentHome::new(&emulator, label);
+    let (emulator, world) = approving_world(label).await;
     let config = world.home.join(".aws/config");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
@@ -22,17 +20,7 @@ async fn logged_in_world(label: &str) -> (sso_agent::emulator::RunningEmulator, 
         world.session
     ));
     std::fs::write(&config, text).unwrap();
-    world.start_agent();
     (emulator, world)
-}
-
-fn credentials(world: &AgentHome, profile: &str) -> Value {
-    serde_json::from_str(&stdout_of(&world.run(&[
-        "credential-process",
-        "--profile",
-        profile,
-    ])))
-    .unwrap()
 }
 
 /// `env -0` output as a map.

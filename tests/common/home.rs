@@ -191,6 +191,29 @@ pub fn signal(pid: u32, signal: &str) {
     assert!(status.success());
 }
 
+/// A world with its agent running, whose logins the emulator approves by itself.
+pub async fn approving_world(label: &str) -> (RunningEmulator, AgentHome) {
+    let emulator = super::emulator().await;
+    super::scenario(
+        &emulator,
+        serde_json::json!({"auto_approve_after_polls": 1}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, label);
+    world.start_agent();
+    (emulator, world)
+}
+
+/// `sso-agent credential-process --profile PROFILE` in this world, as JSON.
+pub fn credentials(world: &AgentHome, profile: &str) -> serde_json::Value {
+    serde_json::from_str(&stdout_of(&world.run(&[
+        "credential-process",
+        "--profile",
+        profile,
+    ])))
+    .unwrap()
+}
+
 /// `sso-agent status --json` in this world.
 pub fn status(world: &AgentHome) -> serde_json::Value {
     serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).unwrap()
