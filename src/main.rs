@@ -147,7 +147,7 @@ enum Command {
     },
     /// Print the variables that point a tool at the agent's container-credentials endpoint.
     #[command(
-        after_help = "Examples:\n  eval \"$(sso-agent ecs-env --profile dev --ttl 8h)\"\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli s3 ls"
+        after_help = "Examples:\n  eval \"$(sso-agent ecs-env --profile dev --ttl 8h)\"\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli s3 ls\n  sso-agent ecs-env --profile dev --revoke"
     )]
     EcsEnv {
         /// The [profile NAME] the grant serves.
@@ -160,6 +160,10 @@ enum Command {
         /// The shell to print for.
         #[arg(long, value_enum, default_value = "env")]
         format: cli::shell::Shell,
+        /// End the profile's ecs-env grants now instead (an `exec --ecs` grant ends with its
+        /// command).
+        #[arg(long, conflicts_with_all = ["ttl", "format"])]
+        revoke: bool,
     },
     /// Print a shell completion script.
     #[command(
@@ -261,8 +265,14 @@ fn main() -> ExitCode {
         Command::Export { profile, format } => cli::export::run(&profile, format),
         Command::EcsEnv {
             profile,
+            revoke: true,
+            ..
+        } => cli::ecs_env::revoke(&profile),
+        Command::EcsEnv {
+            profile,
             ttl,
             format,
+            revoke: false,
         } => cli::ecs_env::run(&profile, ttl, format),
         Command::Completions { shell } => cli::completions::completions(shell, Cli::command()),
         Command::Man { dir } => cli::completions::man(Cli::command(), dir.as_deref()),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -55,6 +55,10 @@ pub enum Request {
         #[serde(default)]
         for_caller: bool,
     },
+    /// Ends the profile's timed (`ecs-env`) grants.
+    ContainerRevoke {
+        profile: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,10 +67,11 @@ pub enum Response {
     Credentials(Credentials),
     LoginPending(PendingLoginInfo),
     LoggedIn { session: String, expires_at: String },
-    Status(Status),
+    Status(Box<Status>),
     LoggedOut { sessions: Vec<String> },
     Error { kind: ErrorKind, message: String },
     ContainerGrant(ContainerGrant),
+    ContainerRevoked { ended: usize },
 }
 
 impl Response {
@@ -80,6 +85,7 @@ impl Response {
             Response::LoggedOut { .. } => "logged_out",
             Response::Error { .. } => "error",
             Response::ContainerGrant(_) => "container_grant",
+            Response::ContainerRevoked { .. } => "container_revoked",
         }
     }
 }
@@ -172,7 +178,20 @@ pub struct Status {
     pub container_endpoint: Option<String>,
     /// Its grants alive now.
     #[serde(default)]
-    pub container_grants: usize,
+    pub container_grants: Vec<GrantStatus>,
+    /// The config file the agent serves.
+    #[serde(default)]
+    pub config_file: String,
+}
+
+/// A live container-credentials grant: whose, and until when (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantStatus {
+    pub profile: String,
+    /// RFC 3339, for a timed (`ecs-env`) grant.
+    pub ends_at: Option<String>,
+    /// The command it ends with, for an `exec --ecs` grant.
+    pub pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,7 +317,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 3);
+        assert_eq!(PROTOCOL_VERSION, 4);
     }
 
     #[test]
@@ -315,7 +334,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":3,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":4,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -345,7 +364,7 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":3,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":4,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

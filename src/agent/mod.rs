@@ -346,8 +346,12 @@ impl Agent {
         self.handle_from(request, None).await
     }
 
-    /// `handle`, for a caller whose pid the connection told (a grant may be tied to it).
-    pub async fn handle_from(self: &Arc<Self>, request: Request, caller_pid: Option<u32>) -> Reply {
+    /// `handle`, for a caller on a connection (a grant may be tied to its process).
+    pub async fn handle_from(
+        self: &Arc<Self>,
+        request: Request,
+        caller: Option<container::Caller<'_>>,
+    ) -> Reply {
         match request {
             Request::Credentials { profile, wait } => {
                 credentials::handle(self, &profile, wait).await
@@ -370,7 +374,8 @@ impl Agent {
                 profile,
                 ttl_seconds,
                 for_caller,
-            } => container::grant(self, &profile, ttl_seconds, for_caller, caller_pid).await,
+            } => container::grant(self, &profile, ttl_seconds, for_caller, caller).await,
+            Request::ContainerRevoke { profile } => container::revoke(self, &profile),
         }
     }
 

@@ -27,6 +27,15 @@ const OTHER_SOURCES: [&str; 9] = [
     "AWS_ROLE_ARN",
 ];
 
+/// A container-credentials grant: with the keys given, an inherited one (an `ecs-env` in this
+/// shell) must not reach the command, which should neither use it nor see its token.
+const CONTAINER_GRANT: [&str; 4] = [
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
+
 /// Variables to set (values may be secret) and to remove, in order.
 #[derive(Default)]
 pub struct AwsEnvironment {
@@ -46,6 +55,7 @@ impl AwsEnvironment {
         env.put("AWS_SESSION_TOKEN", &credentials.session_token);
         env.put("AWS_CREDENTIAL_EXPIRATION", &credentials.expiration);
         env.unset.push("AWS_SECURITY_TOKEN");
+        env.unset.extend(CONTAINER_GRANT);
         env.region(region);
         env
     }

@@ -32,6 +32,24 @@ pub fn run(profile: &str, ttl: Duration, shell: Shell) -> Result<()> {
     write_secret(&text)
 }
 
+/// `--revoke`: ends the profile's `ecs-env` grants; a tool still holding one gets 403 from then on.
+pub fn revoke(profile: &str) -> Result<()> {
+    let Some(mut client) = AgentClient::connect_existing(&sso_agent::paths::socket_path())? else {
+        println!("No agent is running, so no grant is live.");
+        return Ok(());
+    };
+    let request = Request::ContainerRevoke {
+        profile: profile.to_string(),
+    };
+    match client.request(request, REQUEST_TIMEOUT)? {
+        Response::ContainerRevoked { ended } => {
+            println!("Ended {ended} ecs-env grant(s) for profile {profile}.");
+            Ok(())
+        }
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
+    }
+}
+
 /// `--ttl`: a whole number with its unit, `s`, `m`, `h` or `d` (a bare `8` could mean hours as
 /// easily as seconds, so it is refused rather than guessed).
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {

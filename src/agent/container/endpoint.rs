@@ -11,6 +11,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{header, Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -18,15 +19,17 @@ use tokio::sync::Semaphore;
 
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 256;
-/// A request's head must arrive within this.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's head must arrive within this: the SDKs send theirs at once, and a client that
+/// trickles bytes should not hold one of the connection slots for long.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(3);
 /// No connection is kept longer than this, however busy (SDK pools reconnect).
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// hyper's smallest read buffer: a request head larger than this is refused.
 const MAX_HEAD: usize = 8192;
 pub const PATH_PREFIX: &str = "/profile/";
 
-pub async fn serve(listener: TcpListener, agent: Arc<Agent>) {
+pub async fn serve(listener: TcpListener, address: SocketAddr, agent: Arc<Agent>) {
+    let hosts: Arc<[String]> = Arc::from(own_hosts(address));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut stop = agent.stopping();
     loop {
@@ -46,11 +49,19 @@ pub async fn serve(listener: TcpListener, agent: Arc<Agent>) {
             () = crate::agent::stopped(&mut stop) => return,
         };
         let agent = agent.clone();
+        let hosts = hosts.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let service = hyper::service::service_fn(move |request| {
                 let agent = agent.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&agent, request).await) }
+                let hosts = hosts.clone();
+                async move {
+                    let response = match refuse_foreign(&request, &hosts) {
+                        Some(refused) => refused,
+                        None => answer(&agent, request).await,
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -60,6 +71,43 @@ pub async fn serve(listener: TcpListener, agent: Arc<Agent>) {
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
         });
     }
+}
+
+/// The `Host` values a request to this endpoint carries: the address it listens on, as the
+/// granted URL names it, or `localhost` with the same port.
+fn own_hosts(address: SocketAddr) -> Vec<String> {
+    vec![address.to_string(), format!("localhost:{}", address.port())]
+}
+
+/// Refuses what only a web page would send: a `Host` that is not this endpoint (a DNS-rebinding
+/// page reaches 127.0.0.1 under its own name) or an `Origin` (browsers add it to cross-origin
+/// requests; the SDKs never do). Bearer tokens already keep such a page out; this keeps it from
+/// even trying.
+fn refuse_foreign(request: &Request<Incoming>, hosts: &[String]) -> Option<Response<Full<Bytes>>> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|value| value.as_bytes());
+    let ours = host.is_some_and(|host| {
+        hosts
+            .iter()
+            .any(|own| own.as_bytes().eq_ignore_ascii_case(host))
+    });
+    if !ours {
+        return Some(refusal(
+            StatusCode::MISDIRECTED_REQUEST,
+            "MisdirectedRequest",
+            "this endpoint answers requests for its own address only: use the URL `sso-agent ecs-env` prints",
+        ));
+    }
+    if request.headers().contains_key(header::ORIGIN) {
+        return Some(refusal(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "requests from web pages are refused",
+        ));
+    }
+    None
 }
 
 async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -91,7 +139,9 @@ async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full
             )
         }
         Err(Refusal::Wrong) => {
-            tracing::warn!(%profile, "container endpoint: refused a request with a wrong or ended grant");
+            // Debug-escaped and cut short: the name is whatever the request said.
+            let asked: String = profile.chars().take(128).collect();
+            tracing::warn!(profile = ?asked, "container endpoint: refused a request with a wrong or ended grant");
             return refusal(
                 StatusCode::FORBIDDEN,
                 "Forbidden",
