@@ -184,7 +184,11 @@ enum Command {
     },
     /// The served profile names, one per line (for shell completion).
     #[command(name = "profile-names", hide = true)]
-    ProfileNames,
+    ProfileNames {
+        /// The sso-session names instead.
+        #[arg(long)]
+        sessions: bool,
+    },
     /// Install the systemd user units (Linux) or LaunchAgent (macOS) and enable them.
     #[command(
         after_help = "Examples:\n  sso-agent install-service --print\n  sso-agent install-service"
@@ -228,7 +232,7 @@ fn main() -> ExitCode {
         cli.command,
         Command::CredentialProcess { .. }
             | Command::Exec { .. }
-            | Command::ProfileNames
+            | Command::ProfileNames { .. }
             | Command::Console { .. }
             | Command::Export { .. }
             | Command::EcsEnv { .. }
@@ -276,7 +280,7 @@ fn main() -> ExitCode {
         } => cli::ecs_env::run(&profile, ttl, format),
         Command::Completions { shell } => cli::completions::completions(shell, Cli::command()),
         Command::Man { dir } => cli::completions::man(Cli::command(), dir.as_deref()),
-        Command::ProfileNames => cli::completions::profile_names(),
+        Command::ProfileNames { sessions } => cli::completions::profile_names(sessions),
         Command::InstallService { print } => cli::service::install(print),
         Command::UninstallService { print } => cli::service::uninstall(print),
         #[cfg(feature = "emulator")]

@@ -59,6 +59,12 @@ pub enum Request {
     ContainerRevoke {
         profile: String,
     },
+    /// What `exec`, `export` and `ecs-env` need of a profile besides its credentials, from the
+    /// agent's parsed config: a client parsing a 10,000-profile file itself spends more on that
+    /// than on everything else it does.
+    Profile {
+        profile: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +78,7 @@ pub enum Response {
     Error { kind: ErrorKind, message: String },
     ContainerGrant(ContainerGrant),
     ContainerRevoked { ended: usize },
+    Profile(ProfileInfo),
 }
 
 impl Response {
@@ -86,6 +93,7 @@ impl Response {
             Response::Error { .. } => "error",
             Response::ContainerGrant(_) => "container_grant",
             Response::ContainerRevoked { .. } => "container_revoked",
+            Response::Profile(_) => "profile",
         }
     }
 }
@@ -182,6 +190,16 @@ pub struct Status {
     /// The config file the agent serves.
     #[serde(default)]
     pub config_file: String,
+}
+
+/// A profile's settings beyond its role, as `Request::Profile` answers them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileInfo {
+    /// The profile's `region` (a helper profile's own wins over the profile it names).
+    pub region: Option<String>,
+    /// The key that makes the config's `[default]` a credentials source, which the SDKs try
+    /// before a container endpoint.
+    pub default_source: Option<String>,
 }
 
 /// A live container-credentials grant: whose, and until when (never its token).

@@ -329,6 +329,41 @@ async fn grants_end_on_revoke_and_logout_and_web_pages_are_refused() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_profile_that_would_win_over_the_endpoint_is_warned_about() {
+    let (_emulator, world) = approving_world("ecs-default").await;
+    let warned = |args: &[&str]| {
+        let output = world.run(args);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr)
+            .contains("the SDKs take the default profile before the container endpoint")
+    };
+    let exec_ecs = ["exec", "--profile", "dev", "--ecs", "--", "true"];
+    assert!(!warned(&["ecs-env", "--profile", "dev"]));
+    assert!(!warned(&exec_ecs));
+    // Keys for [default] in the credentials file: boto3 would take them first.
+    let credentials = world.home.join(".aws/credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    assert!(warned(&["ecs-env", "--profile", "dev"]));
+    assert!(warned(&exec_ecs));
+    // Keys given to the command itself are not the endpoint's business.
+    assert!(!warned(&["exec", "--profile", "dev", "--", "true"]));
+    std::fs::remove_file(&credentials).unwrap();
+    // A [default] in the config with a credential source of its own.
+    let config = world.home.join(".aws/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[default]\ncredential_process = /bin/false\n"),
+    )
+    .unwrap();
+    assert!(warned(&exec_ecs));
+}
+
 #[test]
 fn an_endpoint_off_loopback_is_refused_at_start() {
     let output = Command::new(BIN)

@@ -392,6 +392,8 @@ async fn bash_completes_subcommands_flags_and_profile_names() {
     for profile in ["dev", "readonly", "staging"] {
         assert!(profiles.contains(&profile.to_string()), "{profiles:?}");
     }
+    let sessions = bash_completes(&world, "sso-agent login --sso-session corp");
+    assert_eq!(sessions, [world.session.clone()]);
     let profiles = bash_completes(&world, "sso-agent exec --profile st");
     assert_eq!(profiles, ["staging"]);
 }

@@ -376,6 +376,23 @@ impl Agent {
                 for_caller,
             } => container::grant(self, &profile, ttl_seconds, for_caller, caller).await,
             Request::ContainerRevoke { profile } => container::revoke(self, &profile),
+            Request::Profile { profile } => self.profile_info(&profile).await,
+        }
+    }
+
+    /// `Request::Profile`: the profile's region and what `[default]` holds, from the index.
+    async fn profile_info(&self, name: &str) -> Reply {
+        let index = match self.config.current().await {
+            Ok(index) => index,
+            Err(err) => return error(ErrorKind::Config, err.to_string()),
+        };
+        match index.profile(name) {
+            Ok(profile) => Response::Profile(crate::protocol::ProfileInfo {
+                region: profile.region,
+                default_source: index.default_profile_source().map(str::to_string),
+            })
+            .into(),
+            Err(err) => error(ErrorKind::Config, err.to_string()),
         }
     }
 

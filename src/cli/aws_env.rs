@@ -2,8 +2,10 @@
 //! `export` and `ecs-env`: which variables are set, and which are removed because the SDKs
 //! would prefer them (a profile name, or another source) over the ones given.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
 use sso_agent::protocol::{ContainerGrant, Credentials};
+use sso_agent::protocol::{Request, Response};
 use zeroize::Zeroizing;
 
 /// Set for a command run by `exec`, so a nested `exec` knows it is nested.
@@ -88,11 +90,44 @@ impl AwsEnvironment {
     }
 }
 
-/// The profile's `region`, read from the config file the agent is asked about.
+/// The profile's `region`, as the agent read it from the config file.
 pub fn profile_region(profile: &str) -> Result<Option<String>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .context("starting a runtime to read the config")?;
-    let config = runtime.block_on(sso_agent::config::AwsConfig::load())?;
-    Ok(config.profile(profile)?.region)
+    Ok(served_profile(profile, false)?.0)
+}
+
+/// The profile's `region` (asked of the agent, which has the config parsed, starting it if
+/// need be), and with `for_endpoint` a warning when `[default]` would win over a
+/// container-credentials grant.
+pub fn served_profile(
+    profile: &str,
+    for_endpoint: bool,
+) -> Result<(Option<String>, Option<String>)> {
+    let mut client = AgentClient::connect()?;
+    let request = Request::Profile {
+        profile: profile.to_string(),
+    };
+    let info = match client.request(request, REQUEST_TIMEOUT)? {
+        Response::Profile(info) => info,
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
+    };
+    if !for_endpoint {
+        return Ok((info.region, None));
+    }
+    let shadowing = match &info.default_source {
+        Some(key) => Some(format!(
+            "[default] in {} has `{key}`",
+            sso_agent::config::config_file_path(&aws_types::os_shim_internal::Env::real())
+        )),
+        None => tokio::runtime::Builder::new_current_thread()
+            .build()
+            .context("starting a runtime to read the credentials file")?
+            .block_on(sso_agent::config::default_credentials_file_keys())
+            .map(|file| format!("[default] in {file} has keys")),
+    };
+    let warning = shadowing.map(|found| {
+        format!(
+            "sso-agent: warning: {found}, and the SDKs take the default profile before the container endpoint: tools will use it, not profile {profile}. Move it to a named profile, or use `exec` without --ecs"
+        )
+    });
+    Ok((info.region, warning))
 }

@@ -3,7 +3,7 @@
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`), for tools and containers that should keep asking for
 //! fresh credentials rather than hold one set.
 
-use super::aws_env::{profile_region, AwsEnvironment};
+use super::aws_env::{served_profile, AwsEnvironment};
 use super::export::{shell_lines, write_secret};
 use super::shell::Shell;
 use anyhow::{bail, Result};
@@ -12,7 +12,10 @@ use sso_agent::protocol::{Request, Response};
 use std::time::Duration;
 
 pub fn run(profile: &str, ttl: Duration, shell: Shell) -> Result<()> {
-    let region = profile_region(profile)?;
+    let (region, shadowed) = served_profile(profile, true)?;
+    if let Some(warning) = shadowed {
+        eprintln!("{warning}");
+    }
     // Logged in now, with the prompt visible, rather than at the tool's first request.
     drop(sso_agent::credential_process::fetch(profile)?);
     let mut client = AgentClient::connect()?;

@@ -20,6 +20,8 @@ pub struct ConfigIndex {
     /// Boxed errors keep the table's slots small: most profiles are valid.
     pub(super) profiles: HashMap<String, Result<ProfileEntry, Box<ConfigError>>>,
     pub(super) ignored: Vec<IgnoredSection>,
+    /// `AwsConfig::default_profile_source`, kept for `Request::Profile`.
+    pub(super) default_source: Option<&'static str>,
 }
 
 pub(super) struct ProfileEntry {
@@ -81,6 +83,7 @@ impl AwsConfig {
             legacy,
             profiles,
             ignored: self.ignored.clone(),
+            default_source: self.default_profile_source(),
         }
     }
 }
@@ -88,6 +91,11 @@ impl AwsConfig {
 impl ConfigIndex {
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// The key that makes `[default]` a credentials source, if it has one.
+    pub fn default_profile_source(&self) -> Option<&'static str> {
+        self.default_source
     }
 
     /// The `[sso-session NAME]`, or the legacy session a start URL names.
@@ -106,6 +114,7 @@ impl ConfigIndex {
                 &self.ignored,
                 SectionKind::SsoSession,
                 name,
+                self.sessions.keys().map(String::as_str),
             )),
         }
     }
@@ -189,6 +198,7 @@ impl ConfigIndex {
                 &self.ignored,
                 SectionKind::Profile,
                 name,
+                self.profiles.keys().map(String::as_str),
             )),
         }
     }
