@@ -393,7 +393,7 @@ async fn bash_completes_subcommands_flags_and_profile_names() {
         assert!(profiles.contains(&profile.to_string()), "{profiles:?}");
     }
     let sessions = bash_completes(&world, "sso-agent login --sso-session corp");
-    assert_eq!(sessions, [world.session.clone()]);
+    assert_eq!(sessions, std::slice::from_ref(&world.session));
     let profiles = bash_completes(&world, "sso-agent exec --profile st");
     assert_eq!(profiles, ["staging"]);
 }
