@@ -572,7 +572,8 @@ fn nearest<'a>(name: &str, names: impl IntoIterator<Item = &'a str>) -> Option<S
         .into_iter()
         .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
         .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        // Ties go to the first name in order, so the answer does not depend on a map's order.
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, candidate)| candidate.to_string())
 }
 

@@ -285,11 +285,22 @@ async fn grants_end_on_revoke_and_logout_and_web_pages_are_refused() {
     assert_eq!(origin.status(), 403);
     let localhost = format!("localhost:{port}");
     assert_eq!(asked(&[("Host", &localhost)]).await.unwrap().status(), 200);
+    // A client that leaves the port out of Host (as for a default port) is still this endpoint.
+    assert_eq!(asked(&[("Host", "127.0.0.1")]).await.unwrap().status(), 200);
 
     // status names the grant, never its token.
     let shown = stdout_of(&world.run(&["status"]));
     assert!(shown.contains("grant for profile dev: until "), "{shown}");
     assert!(!shown.contains(&token), "{shown}");
+
+    // A mistyped profile ends nothing and says which was meant.
+    let typo = world.run(&["ecs-env", "--profile", "devv", "--revoke"]);
+    assert!(!typo.status.success());
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("did you mean [profile dev]?"),
+        "{typo:?}"
+    );
+    assert_eq!(get(&url, Some(&token)).await.0, 200);
 
     // --revoke ends it; a later one lives until the session is logged out of.
     let revoked = stdout_of(&world.run(&["ecs-env", "--profile", "dev", "--revoke"]));

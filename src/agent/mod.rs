@@ -375,7 +375,7 @@ impl Agent {
                 ttl_seconds,
                 for_caller,
             } => container::grant(self, &profile, ttl_seconds, for_caller, caller).await,
-            Request::ContainerRevoke { profile } => container::revoke(self, &profile),
+            Request::ContainerRevoke { profile } => container::revoke(self, &profile).await,
             Request::Profile { profile } => self.profile_info(&profile).await,
         }
     }

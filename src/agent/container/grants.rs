@@ -120,12 +120,9 @@ impl Grants {
         Ok(())
     }
 
-    /// Ends `profile`'s grants: its timed ones, or with `processes` also those of running
-    /// commands. How many ended.
-    pub fn revoke_profile(&self, profile: &str, processes: bool) -> usize {
-        self.revoke(|grant| {
-            grant.profile == profile && (processes || matches!(grant.ends, Ends::At(_)))
-        })
+    /// Ends `profile`'s timed grants (a process grant ends with its command). How many ended.
+    pub fn revoke_timed(&self, profile: &str) -> usize {
+        self.revoke(|grant| grant.profile == profile && matches!(grant.ends, Ends::At(_)))
     }
 
     /// Ends every grant made through these sessions (they were logged out of).
@@ -246,7 +243,7 @@ mod tests {
         let a1 = grants.issue("a", "one", in_an_hour()).unwrap();
         let a2 = grants.issue("a", "one", in_an_hour()).unwrap();
         let b = grants.issue("b", "two", in_an_hour()).unwrap();
-        assert_eq!(grants.revoke_profile("a", false), 2);
+        assert_eq!(grants.revoke_timed("a"), 2);
         assert_eq!(grants.check("a", Some(a1.as_bytes())), Err(Refusal::Wrong));
         assert_eq!(grants.check("a", Some(a2.as_bytes())), Err(Refusal::Wrong));
         assert_eq!(grants.check("b", Some(b.as_bytes())), Ok(()));
@@ -265,7 +262,21 @@ mod tests {
         assert!(refused.contains("--revoke"), "{refused}");
         // Another profile is not held up by this one.
         grants.issue("b", "s", in_an_hour()).unwrap();
-        assert_eq!(grants.revoke_profile("a", false), MAX_TIMED_PER_PROFILE);
+        assert_eq!(grants.revoke_timed("a"), MAX_TIMED_PER_PROFILE);
         grants.issue("a", "s", in_an_hour()).unwrap();
+    }
+
+    #[test]
+    fn a_grant_that_ended_by_its_time_frees_its_place() {
+        let grants = Grants::default();
+        for _ in 1..MAX_TIMED_PER_PROFILE {
+            grants.issue("a", "s", in_an_hour()).unwrap();
+        }
+        let soon = SystemTime::now() + Duration::from_millis(50);
+        grants.issue("a", "s", Ends::At(soon)).unwrap();
+        assert!(grants.issue("a", "s", in_an_hour()).is_err(), "full");
+        std::thread::sleep(Duration::from_millis(60));
+        grants.issue("a", "s", in_an_hour()).unwrap();
+        assert_eq!(grants.views().len(), MAX_TIMED_PER_PROFILE);
     }
 }

@@ -62,7 +62,7 @@ impl ContainerEndpoint {
             .local_addr()
             .map_err(|err| format!("the container-credentials endpoint: {err}"))?;
         tracing::info!("container-credentials endpoint listening on http://{address}");
-        tokio::spawn(endpoint::serve(listener, address, agent.clone()));
+        tokio::spawn(endpoint::serve(listener, agent.clone()));
         tokio::spawn(sweep_ended(agent.clone()));
         *listening = Some(address);
         Ok(address)
@@ -154,8 +154,12 @@ pub async fn endpoint_url(agent: &Agent) -> Option<String> {
 
 /// `Request::ContainerRevoke`: ends the profile's `ecs-env` grants (a running `exec --ecs`
 /// keeps its own: it ends with its command).
-pub fn revoke(agent: &Agent, profile: &str) -> super::Reply {
-    let ended = agent.container.grants.revoke_profile(profile, false);
+pub async fn revoke(agent: &Agent, profile: &str) -> super::Reply {
+    // A mistyped name would end nothing and say so as if all were well.
+    if let Err(err) = agent.config.profile_role(profile).await {
+        return super::error(ErrorKind::Config, err.to_string());
+    }
+    let ended = agent.container.grants.revoke_timed(profile);
     Response::ContainerRevoked { ended }.into()
 }
 

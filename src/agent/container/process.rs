@@ -163,4 +163,34 @@ mod tests {
         assert_eq!(watch.pid(), std::process::id());
         assert!(watch.running());
     }
+
+    /// A caller that connected and exited before the agent got to it (its pid free for reuse)
+    /// is never watched as running: the connection's pidfd names the process that connected.
+    #[test]
+    fn a_caller_gone_before_the_grant_is_not_running() {
+        use std::os::fd::AsFd;
+        let dir = std::env::temp_dir().join(format!("sso-agent-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])",
+            ])
+            .arg(&path)
+            .spawn()
+            .unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        let pid = child.id();
+        assert!(child.wait().unwrap().success());
+        let caller = Caller {
+            pid: Some(pid),
+            socket: stream.as_fd(),
+        };
+        let watched = ProcessWatch::of_caller(caller);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Refused outright (a pid that is gone) or watched as ended; never as running.
+        assert!(watched.map_or(true, |watch| !watch.running()));
+    }
 }

@@ -348,7 +348,7 @@ fn secret_forms(secrets: &[&str]) -> Vec<zeroize::Zeroizing<String>> {
         })
         .map(zeroize::Zeroizing::new)
         .collect();
-    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     forms.dedup();
     forms
 }

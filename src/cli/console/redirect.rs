@@ -15,7 +15,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{header, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -32,54 +32,68 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn open_once(
     link: &str,
     wait: Duration,
-    open: impl FnOnce(&str) -> Result<()>,
+    open: impl FnOnce(&str) -> Result<()> + Send + 'static,
 ) -> Result<()> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .context("cannot listen on 127.0.0.1 to hand the link to the browser")?;
     let port = listener.local_addr()?.port();
     let path = format!("/{}", nonce()?);
-    open(&format!("http://127.0.0.1:{port}{path}"))?;
-
+    let url = format!("http://127.0.0.1:{port}{path}");
     let shared = Arc::new(Shared {
         link: Zeroizing::new(link.to_string()),
         path,
         port,
         served: AtomicBool::new(false),
+        refused: AtomicUsize::new(0),
         done: Notify::new(),
     });
+    // Listening already, and on its own thread: a text browser (lynx, w3m) runs in the
+    // foreground until it exits, asking this very listener meanwhile.
+    let mut opening = tokio::task::spawn_blocking(move || open(&url));
+    let mut opened = false;
     let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
-                let shared = shared.clone();
-                // Each on its own: a browser's speculative connection that sends nothing must
-                // not hold up the one that asks.
-                tokio::spawn(async move {
-                    let redirected = AtomicBool::new(false);
-                    let service = hyper::service::service_fn(|request| {
-                        let answer = shared.answer(&request, peer, &redirected);
-                        async move { Ok::<_, std::convert::Infallible>(answer) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(HEAD_TIMEOUT)
-                        .keep_alive(false)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                    // Only now: the redirect has been written out.
-                    if redirected.load(Ordering::SeqCst) {
-                        shared.done.notify_one();
-                    }
-                });
+                tokio::spawn(serve(shared.clone(), stream, peer));
+            }
+            result = &mut opening, if !opened => {
+                opened = true;
+                result.context("the browser's launcher panicked")??;
             }
             () = shared.done.notified() => return Ok(()),
-            () = &mut deadline => bail!(
-                "the browser did not open the link within {} s",
-                wait.as_secs()
-            ),
+            () = &mut deadline => {
+                let refused = shared.refused.load(Ordering::SeqCst);
+                if refused > 0 {
+                    bail!("the link was asked for {refused} time(s) by a connection that is not yours (another user, or a relay this check cannot see through)");
+                }
+                bail!("the browser did not open the link within {} s", wait.as_secs());
+            }
+        }
+    }
+}
+
+/// One connection: its requests are answered, and the redirect, once written, ends the wait.
+async fn serve(shared: Arc<Shared>, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    let redirected = AtomicBool::new(false);
+    let service = hyper::service::service_fn(|request| {
+        let answer = shared.answer(&request, peer, &redirected);
+        async move { Ok::<_, std::convert::Infallible>(answer) }
+    });
+    let written = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if redirected.load(Ordering::SeqCst) {
+        match written {
+            Ok(()) => shared.done.notify_one(),
+            // Not delivered: the next request may have it.
+            Err(_) => shared.served.store(false, Ordering::SeqCst),
         }
     }
 }
@@ -89,6 +103,8 @@ struct Shared {
     path: String,
     port: u16,
     served: AtomicBool,
+    /// Requests for the right path from a connection that is not this user's.
+    refused: AtomicUsize,
     done: Notify,
 }
 
@@ -103,6 +119,7 @@ impl Shared {
             return page(StatusCode::NOT_FOUND, "Not found.");
         }
         if !same_user(peer, self.port) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
             return page(
                 StatusCode::FORBIDDEN,
                 "This link is for the user who ran sso-agent console.",
@@ -139,20 +156,23 @@ fn nonce() -> Result<String> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-/// Whether the connection from `peer` to our `port` belongs to this user. On Linux the kernel's
-/// TCP table (`/proc/net/tcp`, the table `ss` and identd read) has the uid of every socket; a
-/// connection it does not list (gone already) is refused. Parsed here in a few lines rather
-/// than through the `procfs` crate, of which this is the only use.
+/// Whether the connection from `peer` to our `port` belongs to this user (or to root, who can
+/// read the link anyway). On Linux the kernel's TCP tables (`/proc/net/tcp`, and `tcp6` for a
+/// dual-stack client's IPv4-mapped socket: the tables `ss` and identd read) have the uid of every
+/// socket; a connection they do not list (gone already) is refused. Parsed here in a few lines
+/// rather than through the `procfs` crate, of which this would be the only use.
 #[cfg(target_os = "linux")]
 fn same_user(peer: SocketAddr, port: u16) -> bool {
     let SocketAddr::V4(peer) = peer else {
         return false;
     };
-    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
-        return false;
-    };
     let own = rustix::process::getuid().as_raw();
-    socket_owner(&table, peer, port) == Some(own)
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table)
+            .ok()
+            .and_then(|table| socket_owner(&table, peer, port))
+            .is_some_and(|uid| uid == own || uid == 0)
+    })
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -161,87 +181,144 @@ fn same_user(_peer: SocketAddr, _port: u16) -> bool {
 }
 
 /// The uid of the socket in `table` whose local end is `peer` and remote end is 127.0.0.1:`port`.
-/// Addresses are hex: the IPv4 address as the host's u32, then the port.
+/// Addresses are hex, each 32-bit word of the address as the host stores it, then the port; in
+/// `tcp6` an IPv4 client of a dual-stack socket is `::ffff:a.b.c.d`.
 #[cfg(any(target_os = "linux", test))]
 fn socket_owner(table: &str, peer: std::net::SocketAddrV4, port: u16) -> Option<u32> {
-    let hex =
-        |ip: Ipv4Addr, port: u16| format!("{:08X}:{port:04X}", u32::from_ne_bytes(ip.octets()));
-    let local = hex(*peer.ip(), peer.port());
-    let remote = hex(Ipv4Addr::LOCALHOST, port);
+    let wanted = [false, true].map(|mapped| {
+        (
+            table_address(*peer.ip(), peer.port(), mapped),
+            table_address(Ipv4Addr::LOCALHOST, port, mapped),
+        )
+    });
     table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // sl local rem st tx:rx tr:when retrnsmt uid …
-        (fields.get(1) == Some(&local.as_str()) && fields.get(2) == Some(&remote.as_str()))
+        let (local, remote) = (*fields.get(1)?, *fields.get(2)?);
+        wanted
+            .iter()
+            .any(|(l, r)| l == local && r == remote)
             .then(|| fields.get(7)?.parse().ok())
             .flatten()
     })
 }
 
+/// An address as the TCP tables write it: `tcp`'s IPv4 form, or `tcp6`'s IPv4-mapped one.
+#[cfg(any(target_os = "linux", test))]
+fn table_address(ip: Ipv4Addr, port: u16, mapped: bool) -> String {
+    let word = |bytes: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(bytes));
+    let prefix = if mapped {
+        format!(
+            "{}{}{}",
+            word([0; 4]),
+            word([0; 4]),
+            word([0, 0, 0xff, 0xff])
+        )
+    } else {
+        String::new()
+    };
+    format!("{prefix}{}:{port:04X}", word(ip.octets()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
-    fn the_socket_table_names_the_owner_of_a_connection() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:A1B2 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 123 1\n   1: 0100007F:1F90 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 124 1\n";
-        let table = if cfg!(target_endian = "little") {
-            table.to_string()
-        } else {
-            table.replace("0100007F", "7F000001")
+    fn the_socket_tables_name_the_owner_of_a_connection() {
+        let ip = table_address(Ipv4Addr::LOCALHOST, 0xA1B2, false);
+        let server = table_address(Ipv4Addr::LOCALHOST, 0x1F90, false);
+        if cfg!(target_endian = "little") {
+            assert_eq!(ip, "0100007F:A1B2");
+            assert_eq!(
+                table_address(Ipv4Addr::LOCALHOST, 0xA1B2, true),
+                "0000000000000000FFFF00000100007F:A1B2"
+            );
+        }
+        let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+        let row = |local: &str, remote: &str, uid: u32| {
+            format!("   0: {local} {remote} 01 00000000:00000000 00:00000000 00000000 {uid:5}        0 123 1\n")
         };
+        // The client's row and the accepted socket's row: only the client's end matches.
+        let table = format!(
+            "{header}{}{}",
+            row(&ip, &server, 1000),
+            row(&server, &ip, 0)
+        );
         let peer = std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0xA1B2);
         assert_eq!(socket_owner(&table, peer, 0x1F90), Some(1000));
         assert_eq!(socket_owner(&table, peer, 0x1F91), None);
-    }
-
-    /// A real connection from this process is this user's; the link is served once.
-    #[tokio::test]
-    async fn the_link_is_served_once_to_this_user() {
-        let opened = Arc::new(std::sync::Mutex::new(String::new()));
-        let seen = opened.clone();
-        let serving = tokio::spawn(open_once(
-            "https://signin.example/federation?SigninToken=x",
-            Duration::from_secs(20),
-            move |url| {
-                *seen.lock().unwrap() = url.to_string();
-                Ok(())
-            },
-        ));
-        let url = loop {
-            let url = opened.lock().unwrap().clone();
-            if !url.is_empty() {
-                break url;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        assert!(!url.contains("SigninToken"));
-        let (status, location) = fetch(&url).await;
-        assert_eq!(status, 303);
-        assert_eq!(
-            location.as_deref(),
-            Some("https://signin.example/federation?SigninToken=x")
+        // A dual-stack client, listed in tcp6 only.
+        let (ip6, server6) = (
+            table_address(Ipv4Addr::LOCALHOST, 0xA1B2, true),
+            table_address(Ipv4Addr::LOCALHOST, 0x1F90, true),
         );
-        serving.await.unwrap().unwrap();
+        let tcp6 = format!("{header}{}", row(&ip6, &server6, 1001));
+        assert_eq!(socket_owner(&tcp6, peer, 0x1F90), Some(1001));
     }
 
-    async fn fetch(url: &str) -> (u16, Option<String>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// A blocking GET as a text browser makes it: status and Location.
+    fn fetch(url: &str) -> std::io::Result<(u16, Option<String>)> {
         let url = url::Url::parse(url).unwrap();
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", url.port().unwrap()))
-            .await
-            .unwrap();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", url.port().unwrap()))?;
+        // A listener that never answers fails the test rather than hanging it.
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         let head = format!(
             "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
             url.path()
         );
-        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(head.as_bytes())?;
         let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
+        stream.read_to_string(&mut answer)?;
         let status = answer[9..12].parse().unwrap();
         let location = answer
             .lines()
             .find_map(|line| line.strip_prefix("location: "))
             .map(str::to_string);
-        (status, location)
+        Ok((status, location))
+    }
+
+    /// The opener here is a browser that runs in the foreground until it has the page, as lynx
+    /// does under webbrowser: it asks a wrong path, then the right one, and is redirected once.
+    #[tokio::test]
+    async fn a_foreground_browser_is_redirected_once_and_the_link_is_gone_after() {
+        let link = "https://signin.example/federation?SigninToken=x";
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        open_once(link, Duration::from_secs(20), move |url| {
+            assert!(!url.contains("SigninToken"), "{url}");
+            let wrong = url.rsplit_once('/').unwrap().0.to_string() + "/favicon.ico";
+            record
+                .lock()
+                .unwrap()
+                .push((url.to_string(), fetch(&wrong)?));
+            record.lock().unwrap().push((url.to_string(), fetch(url)?));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen[0].1, (404, None));
+        assert_eq!(seen[1].1, (303, Some(link.to_string())));
+        // Served, the listener is closed: nobody else gets the link from that URL.
+        assert!(fetch(&seen[1].0).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_browser_that_never_asks_times_out_and_says_so() {
+        let err = open_once("https://x.example/", Duration::from_millis(200), |_| Ok(()))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("did not open the link"), "{err}");
+        let err = open_once("https://x.example/", Duration::from_secs(5), |_| {
+            anyhow::bail!("could not open a browser (NotFound)")
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("could not open a browser"),
+            "{err}"
+        );
     }
 }
