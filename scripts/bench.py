@@ -407,8 +407,8 @@ def write(rows):
     previous = previous_run()
     lines += ["", "## Notes on the targets missed", ""]
     lines += [
-        "- **P1: two helpers.** `sso-agent credential-process` is the agent's own binary "
-        f"({BIN.stat().st_size / 1e6:.0f} MB, position-independent): starting it maps that file and applies its",
+        "- **P1: two helpers.** `sso-agent credential-process` is the agent's own binary",
+        f"  ({BIN.stat().st_size / 1e6:.0f} MB, position-independent): starting it maps that file and applies its",
         "  relocations, which is most of its time above the floor and of its peak RSS. So the package also",
         f"  builds `sso-agent-credential-process` (`src/bin/`, {HELPER.stat().st_size / 1e6:.1f} MB): the same client code and answer,",
         "  linked without the async runtime and the AWS SDK. The subcommand stays, as the contract.",
@@ -438,7 +438,7 @@ def write(rows):
             "  (tokio, the AWS SDK, rustls, zbus) and libc, file-backed pages the kernel can drop and read",
             "  again, shared by every process that maps them. The anonymous row is the agent's own memory:",
             f"  {rows['idle_anonymous'] / 1024:.1f} MiB just after start on this config, then "
-            f"{(rows['full_anonymous'] - rows['idle_anonymous']) / rows['cached_roles'] * 1024:.2f} KiB per cached role on top",
+            f"{(rows['full_anonymous'] - rows['idle_anonymous']) * 1024 / rows['cached_roles']:,.0f} bytes per cached role on top",
             "  (the difference, divided by the roles: it also holds the checked index of the profiles, built",
             "  at the first request). Most of each role is its answer, kept encoded.",
         ]
