@@ -205,7 +205,7 @@ def save_run(rows):
     """This run's figures, for the next run's comparison (named by UTC time, so they sort)."""
     RUNS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).stdout.strip()
+    commit = run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]).stdout.strip()
     (RUNS / f"{stamp}.json").write_text(json.dumps(dict(rows, commit=commit), indent=1) + "\n")
 
 
@@ -319,7 +319,7 @@ def write(rows):
     lines = [
         "# sso-agent benchmarks",
         "",
-        f"One run of `scripts/bench` (commit {run(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD']).stdout.strip()}) on {os.cpu_count()} cores ({cpu}), release build, against the embedded",
+        f"One run of `scripts/bench` (commit {run(['git', '-C', str(ROOT), 'describe', '--always', '--dirty']).stdout.strip()}) on {os.cpu_count()} cores ({cpu}), release build, against the embedded",
         "emulator on loopback, tokens in the real Secret Service. Times are medians (spread: standard",
         "deviation, min–max); each ratio compares figures taken in the same hyperfine run.",
         "",
