@@ -1,6 +1,7 @@
 //! The sso portal: role credentials, the accounts and roles a token may use, and logout.
 
 use crate::aws_sdk::CallFailure;
+use crate::protocol::AccountRole;
 use crate::secret::Secret;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,11 +108,12 @@ pub async fn get_role_credentials(
     })
 }
 
-/// Every (account id, role name) the token may use, through all pages.
-pub async fn list_roles(
+/// Every account and role the token may use, through every page of ListAccounts and of each
+/// account's ListAccountRoles, in the portal's order.
+pub async fn list_account_roles(
     client: &aws_sdk_sso::Client,
     access_token: &Secret,
-) -> Result<Vec<(String, String)>, PortalError> {
+) -> Result<Vec<AccountRole>, PortalError> {
     let accounts = client
         .list_accounts()
         .access_token(access_token.expose())
@@ -126,6 +128,7 @@ pub async fn list_roles(
         let Some(account_id) = account.account_id() else {
             continue;
         };
+        let account_name = account.account_name().unwrap_or(account_id);
         let listed = client
             .list_account_roles()
             .access_token(access_token.expose())
@@ -140,7 +143,11 @@ pub async fn list_roles(
             listed
                 .iter()
                 .filter_map(|role| role.role_name())
-                .map(|role| (account_id.to_string(), role.to_string())),
+                .map(|role_name| AccountRole {
+                    account_id: account_id.to_string(),
+                    account_name: account_name.to_string(),
+                    role_name: role_name.to_string(),
+                }),
         );
     }
     Ok(roles)
