@@ -8,6 +8,11 @@ use anyhow::{bail, Result};
 use sso_agent::client::AgentClient;
 use sso_agent::credential_process::request_through_login;
 use sso_agent::protocol::{AccountRoles, Request, Response};
+use std::time::Duration;
+
+/// How long the agent may take to list: an organisation with thousands of accounts makes as many
+/// ListAccountRoles calls (eight at a time), each retried when the portal throttles.
+const LISTING_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 pub fn run(session: Option<String>, template: &str, json: bool) -> Result<()> {
     let template: ProfileTemplate = template.parse().map_err(anyhow::Error::msg)?;
@@ -61,7 +66,7 @@ pub fn account_roles(session: Option<String>) -> Result<AccountRoles> {
         session: session.clone(),
         wait,
     };
-    match request_through_login(&mut client, request)? {
+    match request_through_login(&mut client, request, LISTING_TIMEOUT)? {
         Response::AccountRoles(listed) => Ok(listed),
         other => bail!("unexpected answer from the agent: {}", other.kind()),
     }
