@@ -428,3 +428,41 @@ async fn boto3_resolves_a_generated_profile_through_the_helper() {
         ("111122223333", "AdministratorAccess")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_prompts_for_a_login_as_the_helper_does() {
+    let (_emulator, world) = world_with(Fixture::default(), "profiles-prompt").await;
+    // On a terminal (stderr is the pty): the prompt once, then the table.
+    let output = world
+        .program("script")
+        .args([
+            "-qec",
+            &format!("{} profiles", common::home::BIN),
+            "/dev/null",
+        ])
+        .env_remove("SSO_AGENT_LOGIN_WAIT")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(shown.matches("needs a login: open").count(), 1, "{shown}");
+    assert!(shown.contains("staging/ReadOnly"), "{shown}");
+
+    // No terminal, no notification: one line that says what to run, at once.
+    stdout_of(&world.run(&["logout", "--all"]));
+    let output = world
+        .program("setsid")
+        .args([common::home::BIN, "configure"])
+        .stdin(Stdio::null())
+        .env_remove("SSO_AGENT_LOGIN_WAIT")
+        .env_remove("SSO_AGENT_LOG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("there is no terminal or desktop notification")
+            && stderr.contains(&format!("sso-agent login --sso-session {}", world.session)),
+        "{stderr}"
+    );
+    assert_eq!(output.stdout, b"", "no diff without the listing");
+}
