@@ -394,7 +394,7 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::Exit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn boto3_resolves_a_generated_profile_through_the_helper() {
+async fn boto3_and_the_aws_cli_resolve_a_generated_profile_through_the_helper() {
     let (emulator, world) = world_with(Fixture::default(), "configure-boto3").await;
     stdout_of(&world.run(&["configure", "--write"]));
     // The helper as the generated section names it: on the PATH.
@@ -412,7 +412,7 @@ async fn boto3_resolves_a_generated_profile_through_the_helper() {
     let output = world
         .program("/usr/bin/python3")
         .args(["-c", script])
-        .env("PATH", path)
+        .env("PATH", &path)
         .output()
         .unwrap();
     let printed = stdout_of(&output);
@@ -426,6 +426,28 @@ async fn boto3_resolves_a_generated_profile_through_the_helper() {
     assert_eq!(
         (issued.account_id.as_str(), issued.role_name.as_str()),
         ("111122223333", "AdministratorAccess")
+    );
+    drop(state);
+
+    // The AWS CLI reads the same section the same way: the helper, and the role's key (the
+    // agent's cached one, so the same as boto3's).
+    let output = world
+        .program("aws")
+        .args(["configure", "list", "--profile", "dev/AdministratorAccess"])
+        .env("PATH", &path)
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_PAGER", "")
+        .output()
+        .unwrap();
+    let listed = stdout_of(&output);
+    let access_key = listed
+        .lines()
+        .find(|line| line.trim_start().starts_with("access_key"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(access_key.contains("custom-process"), "{listed}");
+    assert!(
+        access_key.contains(&words[2][words[2].len() - 4..]),
+        "{listed}"
     );
 }
 
