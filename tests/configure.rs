@@ -1,6 +1,7 @@
 //! `profiles` and `configure` through the real binary and agent against the emulator: the
 //! listing over many pages, the config file edited byte for byte, a second run, `--prune`, and
-//! Debian's boto3 resolving a generated profile through the real helper binary.
+//! Debian's boto3, the AWS CLI and aws-sdk-rust resolving a generated profile through the real
+//! helper binary.
 
 mod common;
 
@@ -393,17 +394,70 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::Exit
     None
 }
 
+/// Set in the child process the aws-sdk-rust test starts (itself, with the world's environment):
+/// resolve this profile through aws-sdk-rust's profile chain and print the key.
+const SDK_PROFILE_VAR: &str = "SSO_AGENT_TEST_SDK_PROFILE";
+
+/// PATH with the helper first, as the generated `credential_process` names it without a path.
+fn path_with_helper() -> String {
+    let helper_dir = std::path::Path::new(HELPER).parent().unwrap();
+    format!(
+        "{}:{}",
+        helper_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sdk_rust_resolves_a_generated_profile_through_the_helper() {
+    if let Ok(profile) = std::env::var(SDK_PROFILE_VAR) {
+        // The child: HOME, AWS_CONFIG_FILE and SSO_AGENT_SOCKET are the world's, in this
+        // process's own environment, as the SDK and the helper it runs read them.
+        use aws_credential_types::provider::ProvideCredentials;
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(&profile)
+            .build()
+            .provide_credentials()
+            .await
+            .expect("aws-sdk-rust resolves the profile");
+        println!("sdk-key {}", credentials.access_key_id());
+        return;
+    }
+    let (emulator, world) = world_with(Fixture::default(), "configure-sdk").await;
+    stdout_of(&world.run(&["configure", "--write"]));
+    let output = world
+        .program(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "aws_sdk_rust_resolves_a_generated_profile_through_the_helper",
+            "--nocapture",
+        ])
+        .env(SDK_PROFILE_VAR, "staging/Developer")
+        .env("PATH", path_with_helper())
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let printed = stdout_of(&output);
+    let key = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("sdk-key "))
+        .unwrap_or_else(|| panic!("{printed}"));
+    let state = emulator.state.lock();
+    let issued = state
+        .role_credentials
+        .get(key)
+        .expect("the emulator issued the key aws-sdk-rust got");
+    assert_eq!(
+        (issued.account_id.as_str(), issued.role_name.as_str()),
+        ("222233334444", "Developer")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_and_the_aws_cli_resolve_a_generated_profile_through_the_helper() {
     let (emulator, world) = world_with(Fixture::default(), "configure-boto3").await;
     stdout_of(&world.run(&["configure", "--write"]));
-    // The helper as the generated section names it: on the PATH.
-    let helper_dir = std::path::Path::new(HELPER).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        helper_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_helper();
     let script = "import boto3\n\
                   s = boto3.Session(profile_name='dev/AdministratorAccess')\n\
                   c = s.get_credentials()\n\
