@@ -184,7 +184,14 @@ where
     E: aws_sdk_sso::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    PortalError::from_failure(CallFailure::from_sdk(err), operation, "", "")
+    match PortalError::from_failure(CallFailure::from_sdk(err), operation, "", "") {
+        // Names no role here (an account that went away while it was listed).
+        PortalError::NoSuchRole { .. } => PortalError::Refused {
+            operation,
+            code: "ResourceNotFoundException".into(),
+        },
+        other => other,
+    }
 }
 
 /// Ends the session upstream; a token that is already invalid counts as logged out.

@@ -179,6 +179,30 @@ async fn several_sessions_need_a_choice_and_a_bad_template_says_what_to_use() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_the_portal_refuses_is_one_clear_line_and_writes_nothing() {
+    let (emulator, world) = world_with(Fixture::default(), "configure-refused").await;
+    stdout_of(&world.run(&["profiles"])); // logged in
+    let config = config_path(&world);
+    let before = std::fs::read(&config).unwrap();
+    // An account that went away between ListAccounts and its ListAccountRoles, every retry.
+    scenario(
+        &emulator,
+        json!({"auto_approve_after_polls": 1,
+               "faults": [{"operation": "ListAccountRoles", "status": 404, "count": 10}]}),
+    )
+    .await;
+    let output = world.run(&["configure", "--write"]);
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    assert_eq!(
+        stderr.trim(),
+        "sso-agent: IAM Identity Center refused ListAccountRoles (ResourceNotFoundException)"
+    );
+    assert_eq!(std::fs::read(&config).unwrap(), before);
+    assert!(!world.home.join(".aws/config.bak").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configure_keeps_the_hand_written_file_byte_for_byte_and_a_second_run_changes_nothing() {
     let (emulator, world) = world_with(Fixture::default(), "configure-write").await;
     let config = config_path(&world);

@@ -105,6 +105,22 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_cannot_be_written_says_what_to_do_and_leaves_nothing() {
+        // The tests run as root, for whom permissions do not stop a write: a missing directory.
+        let dir = scratch("unwritable");
+        let path = dir.join("gone").join("config");
+        let err = write_atomically(&path, b"new\n", 0o600).unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains(&format!("cannot write {}", path.display()))
+                && message.contains("without --write and apply the diff yourself"),
+            "{message}"
+        );
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_file_changed_since_it_was_read_is_not_overwritten() {
         let dir = scratch("changed");
         let config = dir.join("config");
