@@ -265,7 +265,7 @@ fn taken(sections: &[Section], name: &str) -> String {
         .find(|section| section.profile.as_deref() == Some(name));
     match owner.and_then(|section| section.generated.as_ref()) {
         Some(role) => format!(
-            "[profile {name}] is already sso-agent's for role {} of account {} (sso-session {}); choose a --template that tells them apart",
+            "[profile {name}] is already sso-agent's for role {} of account {} (sso-session {}); choose a --template that tells them apart (with <session> or <account-id>)",
             role.role_name.as_deref().unwrap_or("?"),
             role.account_id.as_deref().unwrap_or("?"),
             role.session.as_deref().unwrap_or("?"),
@@ -342,6 +342,27 @@ mod tests {
         assert_eq!(plan.text, HAND_WRITTEN);
         assert_eq!(plan.skipped.len(), 1);
         assert!(plan.skipped[0].1.contains("is yours"), "{:?}", plan.skipped);
+    }
+
+    #[test]
+    fn a_name_another_session_generated_is_skipped_with_how_to_tell_them_apart() {
+        let mut theirs = profile("dev/Developer", "9", "Developer");
+        theirs.session = "other".into();
+        let text = theirs.render();
+        let plan = plan(
+            &text,
+            "corp",
+            &[profile("dev/Developer", "1", "Developer")],
+            true,
+        );
+        assert_eq!(plan.text, text);
+        assert!(plan.removed.is_empty());
+        let (name, why) = &plan.skipped[0];
+        assert_eq!(name, "dev/Developer");
+        assert!(
+            why.contains("sso-session other") && why.contains("<session>"),
+            "{why}"
+        );
     }
 
     #[test]
