@@ -4,6 +4,7 @@
 //! names are read as botocore reads them (`[profile "my dev"]`, see `headers`).
 
 mod endpoint;
+pub mod generated;
 mod headers;
 mod index;
 
@@ -138,10 +139,12 @@ pub enum ConfigError {
         section: String,
         value: String,
     },
-    #[error("[profile {profile}] in {file} names `sso_session = {name}`, but there is no [sso-session {name}]")]
+    #[error("[profile {profile}] in {file} names `{key} = {name}`, but there is no [sso-session {name}]")]
     DanglingSession {
         file: String,
         profile: String,
+        /// `sso_session`, or a generated profile's `sso_agent_session`.
+        key: &'static str,
         name: String,
     },
 }
@@ -446,22 +449,18 @@ impl AwsConfig {
                 )
             })?;
         let title = profile_title(name);
-        let session = match self.optional(&title, "sso_session", profile.get("sso_session"))? {
-            Some(session_name) => {
-                match self
-                    .sections
-                    .sso_session(self.parsed(SectionKind::SsoSession, session_name))
-                {
-                    Some(section) => self.session_section(session_name, section)?,
-                    None => {
-                        return Err(ConfigError::DanglingSession {
-                            file: self.file.clone(),
-                            profile: name.to_string(),
-                            name: session_name.to_string(),
-                        })
-                    }
-                }
+        // Only where the SDKs would run the helper: with SSO keys of their own they do not.
+        let sdk_sso =
+            profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some();
+        if !sdk_sso {
+            if let Some(session_name) =
+                self.optional(&title, generated::SESSION, profile.get(generated::SESSION))?
+            {
+                return self.generated_profile(name, &title, session_name, profile);
             }
+        }
+        let session = match self.optional(&title, "sso_session", profile.get("sso_session"))? {
+            Some(session_name) => self.named_session(name, "sso_session", session_name)?,
             // A legacy profile: the session's keys sit in the profile itself.
             None => self.legacy_session(&title, profile)?,
         };
@@ -474,6 +473,47 @@ impl AwsConfig {
                 .optional(&title, "region", profile.get("region"))?
                 .map(str::to_string),
         })
+    }
+
+    /// A profile `sso-agent configure` wrote: its role in `sso_agent_*` keys (see `generated`).
+    fn generated_profile(
+        &self,
+        name: &str,
+        title: &str,
+        session_name: &str,
+        profile: &aws_config::profile::Profile,
+    ) -> Result<ProfileConfig, ConfigError> {
+        let key = |key: &str| self.required(title, key, profile.get(key));
+        Ok(ProfileConfig {
+            name: name.to_string(),
+            session: self.named_session(name, generated::SESSION, session_name)?,
+            account_id: key(generated::ACCOUNT_ID)?,
+            role_name: key(generated::ROLE_NAME)?,
+            region: self
+                .optional(title, "region", profile.get("region"))?
+                .map(str::to_string),
+        })
+    }
+
+    /// The `[sso-session NAME]` a profile names.
+    fn named_session(
+        &self,
+        profile: &str,
+        key: &'static str,
+        session: &str,
+    ) -> Result<SsoSessionConfig, ConfigError> {
+        match self
+            .sections
+            .sso_session(self.parsed(SectionKind::SsoSession, session))
+        {
+            Some(section) => self.session_section(session, section),
+            None => Err(ConfigError::DanglingSession {
+                file: self.file.clone(),
+                profile: profile.to_string(),
+                key,
+                name: session.to_string(),
+            }),
+        }
     }
 
     fn required(
@@ -741,6 +781,37 @@ mod tests {
         assert!(matches!(
             config.profile("vault"),
             Err(ConfigError::HelperProfile { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_generated_profile_is_the_role_its_sso_agent_keys_name() {
+        let config = parse(
+            "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+             [profile dev/Developer]\nsso_agent_generated = true\nsso_agent_session = corp\n\
+             sso_agent_account_id = 111122223333\nsso_agent_role_name = Developer\n\
+             credential_process = sso-agent-credential-process --profile dev/Developer\nregion = eu-west-1\n\
+             [profile via]\ncredential_process = sso-agent-credential-process --profile dev/Developer\n\
+             [profile half]\nsso_agent_session = corp\nsso_agent_account_id = 1\n\
+             [profile dangling]\nsso_agent_session = nope\nsso_agent_account_id = 1\nsso_agent_role_name = R\n",
+        )
+        .await;
+        let generated = config.profile("dev/Developer").unwrap();
+        assert_eq!(generated.session, config.sso_session("corp").unwrap());
+        assert_eq!(
+            (generated.account_id.as_str(), generated.role_name.as_str()),
+            ("111122223333", "Developer")
+        );
+        assert_eq!(generated.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(config.profile("via").unwrap().role_name, "Developer");
+        assert_eq!(config.index().profile("dev/Developer"), Ok(generated));
+        assert!(matches!(
+            config.profile("half"),
+            Err(ConfigError::MissingKey { key, .. }) if key == "sso_agent_role_name"
+        ));
+        assert!(matches!(
+            config.profile("dangling"),
+            Err(ConfigError::DanglingSession { .. })
         ));
     }
 

@@ -58,8 +58,21 @@ pub fn fetch(profile: &str) -> Result<Credentials, HelperError> {
         profile: profile.to_string(),
         wait,
     };
-    let credentials = match client.request(request(false), REQUEST_TIMEOUT)? {
-        Response::Credentials(credentials) => credentials,
+    match request_through_login(&mut client, request, REQUEST_TIMEOUT)? {
+        Response::Credentials(credentials) => Ok(credentials),
+        other => Err(HelperError::Unexpected(other.kind())),
+    }
+}
+
+/// Sends `request(false)` (answered within `timeout`); when the agent answers that the session
+/// needs a login, shows the prompt (as `fetch` does) and sends `request(true)`, which waits for
+/// it. Any other answer is the caller's.
+pub fn request_through_login(
+    client: &mut AgentClient,
+    request: impl Fn(bool) -> Request,
+    timeout: std::time::Duration,
+) -> Result<Response, HelperError> {
+    match client.request(request(false), timeout)? {
         Response::LoginPending(pending) => {
             let shown_on_terminal = prompt(&pending);
             let wait_anyway = std::env::var(LOGIN_WAIT_VAR).as_deref() == Ok("always");
@@ -74,13 +87,12 @@ pub fn fetch(profile: &str) -> Result<Credentials, HelperError> {
                 eprintln!("{}", login_prompt(&pending));
             }
             match client.request(request(true), LOGIN_WAIT)? {
-                Response::Credentials(credentials) => credentials,
-                other => return Err(HelperError::Unexpected(other.kind())),
+                Response::LoginPending(_) => Err(HelperError::Unexpected("login_pending")),
+                answer => Ok(answer),
             }
         }
-        other => return Err(HelperError::Unexpected(other.kind())),
-    };
-    Ok(credentials)
+        answer => Ok(answer),
+    }
 }
 
 /// The line that asks for a login; its wording agrees with `sso-agent login`'s.

@@ -166,6 +166,49 @@ enum Command {
         #[arg(long, conflicts_with_all = ["ttl", "format"])]
         revoke: bool,
     },
+    /// List every account and role an sso-session may use, and the profile configure names it.
+    #[command(
+        after_help = "Examples:\n  sso-agent profiles\n  sso-agent profiles --sso-session corp --json | jq -r '.roles[].profile'"
+    )]
+    Profiles {
+        /// The [sso-session NAME] to list (default: the only one configured).
+        #[arg(long)]
+        sso_session: Option<String>,
+        /// The profile names shown, as for configure.
+        #[arg(long, default_value = cli::configure::template::DEFAULT_TEMPLATE)]
+        template: String,
+        /// Print the list as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a [profile …] per account and role to the config file (a diff; --write applies it).
+    #[command(
+        after_help = "Each generated profile reaches its role through sso-agent-credential-process, \
+            with region = the session's sso_region. Placeholders of --template: <account-name>, \
+            <account-id>, <role-name>, <session>; a name keeps ASCII letters, digits and _-/.%@:+ \
+            (any other run of characters becomes one -). Generated sections carry \
+            `sso_agent_generated = true`; a profile without it is never changed. --write keeps \
+            the previous file as <config>.bak.\n\n\
+            Examples:\n  \
+            sso-agent configure                      # show the diff\n  \
+            sso-agent configure --write\n  \
+            sso-agent configure --template '<account-id>-<role-name>' --write --prune"
+    )]
+    Configure {
+        /// The [sso-session NAME] whose roles to configure (default: the only one configured).
+        #[arg(long)]
+        sso_session: Option<String>,
+        /// How profiles are named.
+        #[arg(long, default_value = cli::configure::template::DEFAULT_TEMPLATE)]
+        template: String,
+        /// Write the file (atomically, the previous one kept as <config>.bak) instead of
+        /// printing the diff.
+        #[arg(long)]
+        write: bool,
+        /// Also remove the generated profiles of roles the session no longer has.
+        #[arg(long)]
+        prune: bool,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  sso-agent completions bash > ~/.local/share/bash-completion/completions/sso-agent\n  sso-agent completions zsh > ~/.zfunc/_sso-agent\n  sso-agent completions fish > ~/.config/fish/completions/sso-agent.fish"
@@ -279,6 +322,17 @@ fn main() -> ExitCode {
             format,
             revoke: false,
         } => cli::ecs_env::run(&profile, ttl, format),
+        Command::Profiles {
+            sso_session,
+            template,
+            json,
+        } => cli::profiles::run(sso_session, &template, json),
+        Command::Configure {
+            sso_session,
+            template,
+            write,
+            prune,
+        } => cli::configure::run(sso_session, &template, write, prune),
         Command::Completions { shell } => cli::completions::completions(shell, Cli::command()),
         Command::Man { dir } => cli::completions::man(Cli::command(), dir.as_deref()),
         Command::ProfileNames { sessions } => cli::completions::profile_names(sessions),

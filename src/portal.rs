@@ -1,6 +1,7 @@
 //! The sso portal: role credentials, the accounts and roles a token may use, and logout.
 
 use crate::aws_sdk::CallFailure;
+use crate::protocol::AccountRole;
 use crate::secret::Secret;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,11 +108,17 @@ pub async fn get_role_credentials(
     })
 }
 
-/// Every (account id, role name) the token may use, through all pages.
-pub async fn list_roles(
+/// ListAccountRoles calls in flight at once: an organisation with hundreds of accounts is listed
+/// in seconds rather than minutes, and the SDK's retries back off if the portal throttles.
+const CONCURRENT_LISTINGS: usize = 8;
+
+/// Every account and role the token may use, through every page of ListAccounts and of each
+/// account's ListAccountRoles, in the portal's order.
+pub async fn list_account_roles(
     client: &aws_sdk_sso::Client,
     access_token: &Secret,
-) -> Result<Vec<(String, String)>, PortalError> {
+) -> Result<Vec<AccountRole>, PortalError> {
+    use futures_util::{StreamExt, TryStreamExt};
     let accounts = client
         .list_accounts()
         .access_token(access_token.expose())
@@ -121,29 +128,52 @@ pub async fn list_roles(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|err| listing_error(err, "ListAccounts"))?;
-    let mut roles = Vec::new();
-    for account in accounts {
-        let Some(account_id) = account.account_id() else {
-            continue;
-        };
-        let listed = client
-            .list_account_roles()
-            .access_token(access_token.expose())
-            .account_id(account_id)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|err| listing_error(err, "ListAccountRoles"))?;
-        roles.extend(
-            listed
-                .iter()
-                .filter_map(|role| role.role_name())
-                .map(|role| (account_id.to_string(), role.to_string())),
-        );
-    }
-    Ok(roles)
+    // Owned names: a stream of futures borrowing from the closure's arguments is not `Send`
+    // for the compiler (a higher-ranked lifetime), and the agent runs this on a spawned task.
+    let accounts: Vec<(String, String)> = accounts
+        .iter()
+        .filter_map(|account| {
+            let account_id = account.account_id()?;
+            let name = account.account_name().unwrap_or(account_id);
+            Some((account_id.to_string(), name.to_string()))
+        })
+        .collect();
+    let per_account: Vec<Vec<AccountRole>> = futures_util::stream::iter(accounts)
+        .map(|(account_id, account_name)| async move {
+            account_roles(client, access_token, &account_id, &account_name).await
+        })
+        .buffered(CONCURRENT_LISTINGS)
+        .try_collect()
+        .await?;
+    Ok(per_account.into_iter().flatten().collect())
+}
+
+/// One account's roles, through every page.
+async fn account_roles(
+    client: &aws_sdk_sso::Client,
+    access_token: &Secret,
+    account_id: &str,
+    account_name: &str,
+) -> Result<Vec<AccountRole>, PortalError> {
+    let listed = client
+        .list_account_roles()
+        .access_token(access_token.expose())
+        .account_id(account_id)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| listing_error(err, "ListAccountRoles"))?;
+    Ok(listed
+        .iter()
+        .filter_map(|role| role.role_name())
+        .map(|role_name| AccountRole {
+            account_id: account_id.to_string(),
+            account_name: account_name.to_string(),
+            role_name: role_name.to_string(),
+        })
+        .collect())
 }
 
 fn listing_error<E, R>(
@@ -154,7 +184,14 @@ where
     E: aws_sdk_sso::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    PortalError::from_failure(CallFailure::from_sdk(err), operation, "", "")
+    match PortalError::from_failure(CallFailure::from_sdk(err), operation, "", "") {
+        // Names no role here (an account that went away while it was listed).
+        PortalError::NoSuchRole { .. } => PortalError::Refused {
+            operation,
+            code: "ResourceNotFoundException".into(),
+        },
+        other => other,
+    }
 }
 
 /// Ends the session upstream; a token that is already invalid counts as logged out.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -65,6 +65,14 @@ pub enum Request {
     Profile {
         profile: String,
     },
+    /// Every account and role the session's token may use (ListAccounts + ListAccountRoles,
+    /// every page), listed by the agent with its token: the token never leaves it. `session`
+    /// absent: the only one configured. `wait` as for `Credentials`.
+    AccountRoles {
+        #[serde(default)]
+        session: Option<String>,
+        wait: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +87,7 @@ pub enum Response {
     ContainerGrant(ContainerGrant),
     ContainerRevoked { ended: usize },
     Profile(ProfileInfo),
+    AccountRoles(AccountRoles),
 }
 
 impl Response {
@@ -94,6 +103,7 @@ impl Response {
             Response::ContainerGrant(_) => "container_grant",
             Response::ContainerRevoked { .. } => "container_revoked",
             Response::Profile(_) => "profile",
+            Response::AccountRoles(_) => "account_roles",
         }
     }
 }
@@ -200,6 +210,25 @@ pub struct ProfileInfo {
     /// The key that makes the config's `[default]` a credentials source, which the SDKs try
     /// before a container endpoint.
     pub default_source: Option<String>,
+}
+
+/// What `Request::AccountRoles` answers: the session it listed, and its roles in the portal's
+/// order (accounts as ListAccounts gives them, each account's roles as ListAccountRoles does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRoles {
+    pub session: String,
+    /// The session's `sso_region`, the region generated profiles get.
+    pub region: String,
+    /// A legacy profile's session (named by its start URL), which has no `[sso-session]`.
+    pub legacy: bool,
+    pub roles: Vec<AccountRole>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRole {
+    pub account_id: String,
+    pub account_name: String,
+    pub role_name: String,
 }
 
 /// A live container-credentials grant: whose, and until when (never its token).
@@ -335,7 +364,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 4);
+        assert_eq!(PROTOCOL_VERSION, 5);
     }
 
     #[test]
@@ -352,7 +381,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":4,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":5,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -382,7 +411,7 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":4,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":5,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

@@ -1,5 +1,6 @@
 //! The agent: sessions, role credentials and the requests that reach them over the socket.
 
+mod accounts;
 mod activation;
 mod config_cache;
 pub mod container;
@@ -377,6 +378,7 @@ impl Agent {
             } => container::grant(self, &profile, ttl_seconds, for_caller, caller).await,
             Request::ContainerRevoke { profile } => container::revoke(self, &profile).await,
             Request::Profile { profile } => self.profile_info(&profile).await,
+            Request::AccountRoles { session, wait } => accounts::handle(self, session, wait).await,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod aws_env;
 pub mod completions;
+pub mod configure;
 pub mod console;
 pub mod credential_process;
 pub mod daemon;
@@ -15,6 +16,7 @@ pub mod exec;
 pub mod export;
 pub mod login;
 pub mod logout;
+pub mod profiles;
 pub mod service;
 pub mod shell;
 pub mod status;
