@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -55,6 +55,17 @@ pub enum Request {
         #[serde(default)]
         for_caller: bool,
     },
+    /// Stores a License Manager profile's refresh token (a JWT) in the keyring, replacing the
+    /// one it had; the profile's cached credentials are dropped.
+    LicenseImport {
+        profile: String,
+        token: crate::secret::Secret,
+        /// The profile that signed CreateToken, kept for `license delete --upstream`.
+        #[serde(default)]
+        source_profile: Option<String>,
+    },
+    /// Forgets a License Manager profile's token (keyring and memory).
+    LicenseForget { profile: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +78,12 @@ pub enum Response {
     LoggedOut { sessions: Vec<String> },
     Error { kind: ErrorKind, message: String },
     ContainerGrant(ContainerGrant),
+    LicenseStored(LicenseToken),
+    LicenseForgotten {
+        profile: String,
+        /// Whether there was a token to forget.
+        forgotten: bool,
+    },
 }
 
 impl Response {
@@ -80,6 +97,8 @@ impl Response {
             Response::LoggedOut { .. } => "logged_out",
             Response::Error { .. } => "error",
             Response::ContainerGrant(_) => "container_grant",
+            Response::LicenseStored(_) => "license_stored",
+            Response::LicenseForgotten { .. } => "license_forgotten",
         }
     }
 }
@@ -173,6 +192,34 @@ pub struct Status {
     /// Its grants alive now.
     #[serde(default)]
     pub container_grants: usize,
+    /// The License Manager profiles the config names.
+    #[serde(default)]
+    pub licenses: Vec<LicenseStatus>,
+}
+
+/// What a stored refresh token says (its claims), never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseToken {
+    pub profile: String,
+    pub token_id: String,
+    pub license_arn: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    #[serde(default)]
+    pub source_profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseStatus {
+    pub profile: String,
+    pub role_arn: String,
+    pub region: String,
+    /// The stored refresh token's claims; absent: none stored.
+    pub token: Option<LicenseToken>,
+    /// The role credentials' expiry while they are cached (RFC 3339).
+    pub credentials_expiration: Option<String>,
+    /// What is wrong (no token, expired, deleted, the last failure) and the command that fixes it.
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,7 +345,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 3);
+        assert_eq!(PROTOCOL_VERSION, 4);
     }
 
     #[test]

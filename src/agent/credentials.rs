@@ -14,6 +14,13 @@ use std::time::{Duration, SystemTime};
 const KEEP_WARM: Duration = Duration::from_secs(3600);
 
 pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
+    if let Ok(config) = agent.config.current().await {
+        match config.license_profile(profile) {
+            Some(Ok(license)) => return super::license::credentials(agent, license).await,
+            Some(Err(err)) => return error(ErrorKind::Config, err.to_string()),
+            None => {}
+        }
+    }
     let profile = match agent.config.profile_role(profile).await {
         Ok(profile) => profile,
         Err(err) => return error(ErrorKind::Config, err.to_string()),
@@ -124,7 +131,11 @@ pub async fn renew_roles(agent: Arc<Agent>) {
                 Some(wait) => next = next.min(wait),
                 None => {
                     entry.attempted(now);
-                    tokio::spawn(renew(agent.clone(), key, entry));
+                    if key.license {
+                        tokio::spawn(super::license::renew(agent.clone(), key, entry));
+                    } else {
+                        tokio::spawn(renew(agent.clone(), key, entry));
+                    }
                 }
             }
         }

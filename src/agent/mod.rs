@@ -5,6 +5,7 @@ mod config_cache;
 pub mod container;
 mod credentials;
 pub mod daemon;
+mod license;
 pub mod lifecycle;
 mod login;
 mod logout;
@@ -49,6 +50,9 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
 struct RegionClients {
     oidc: aws_sdk_ssooidc::Client,
     sso: aws_sdk_sso::Client,
+    /// Unsigned: GetAccessToken only (the refresh token is its credential).
+    license_manager: aws_sdk_licensemanager::Client,
+    sts: aws_sdk_sts::Client,
     /// The sso-oidc endpoint `oidc` calls, which a session's stored tokens are tied to.
     oidc_endpoint: String,
 }
@@ -73,6 +77,10 @@ pub struct Agent {
     /// Why a session last failed to open (the store), until it opens.
     open_failures: Mutex<HashMap<String, String>>,
     roles: RoleCache,
+    /// License Manager profiles, by name, each opened (one keyring read) when first needed.
+    licenses: Mutex<HashMap<String, Arc<license::LicenseSlot>>>,
+    /// Held while a License Manager profile's item is read.
+    license_opening: tokio::sync::Mutex<()>,
     /// The container-credentials endpoint and its grants (listening from the first grant).
     container: container::ContainerEndpoint,
     clients: tokio::sync::Mutex<Clients>,
@@ -92,6 +100,8 @@ impl Agent {
             opening: Mutex::new(HashMap::new()),
             open_failures: Mutex::new(HashMap::new()),
             roles: RoleCache::default(),
+            licenses: Mutex::new(HashMap::new()),
+            license_opening: tokio::sync::Mutex::new(()),
             container: container::ContainerEndpoint::default(),
             clients: tokio::sync::Mutex::new(Clients::default()),
             notifier,
@@ -120,6 +130,13 @@ impl Agent {
                 tracing::warn!("{message}");
             }
         }
+        license::open_configured(self).await;
+    }
+
+    fn lock_licenses(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<license::LicenseSlot>>> {
+        self.licenses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sessions the config names that are not open, each with why: a broken `[sso-session]`, or
@@ -211,6 +228,8 @@ impl Agent {
         let created = RegionClients {
             oidc: aws_sdk_ssooidc::Client::new(&sdk),
             sso: aws_sdk_sso::Client::new(&sdk),
+            license_manager: crate::license::upstream::unsigned_client(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
             oidc_endpoint: crate::aws_sdk::oidc_endpoint(&sdk, region),
         };
         clients.regions.insert(region.to_string(), created.clone());
@@ -371,6 +390,12 @@ impl Agent {
                 ttl_seconds,
                 for_caller,
             } => container::grant(self, &profile, ttl_seconds, for_caller, caller_pid).await,
+            Request::LicenseImport {
+                profile,
+                token,
+                source_profile,
+            } => license::import(self, &profile, token, source_profile).await,
+            Request::LicenseForget { profile } => license::forget(self, &profile).await,
         }
     }
 

@@ -45,6 +45,8 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
         .roles
         .snapshot()
         .into_iter()
+        // License Manager profiles' roles are in `licenses`.
+        .filter(|(key, _)| !key.license)
         .map(|(key, expiration)| RoleStatus {
             session: key.session.clone(),
             account_id: key.account_id.clone(),
@@ -68,6 +70,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
             .map(|err| err.to_string()),
         container_endpoint: super::container::endpoint_url(agent).await,
         container_grants: super::container::live_grants(agent),
+        licenses: super::license::statuses(agent).await,
     })
     .into()
 }
