@@ -161,6 +161,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "env")]
         format: cli::shell::Shell,
     },
+    /// Keep a License Manager refresh token for a profile: import one, create one, delete it.
+    #[command(subcommand)]
+    License(cli::license::LicenseCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  sso-agent completions bash > ~/.local/share/bash-completion/completions/sso-agent\n  sso-agent completions zsh > ~/.zfunc/_sso-agent\n  sso-agent completions fish > ~/.config/fish/completions/sso-agent.fish"
@@ -264,6 +267,7 @@ fn main() -> ExitCode {
             ttl,
             format,
         } => cli::ecs_env::run(&profile, ttl, format),
+        Command::License(command) => cli::license::run(command),
         Command::Completions { shell } => cli::completions::completions(shell, Cli::command()),
         Command::Man { dir } => cli::completions::man(Cli::command(), dir.as_deref()),
         Command::ProfileNames => cli::completions::profile_names(),

@@ -65,7 +65,9 @@ pub enum Request {
         source_profile: Option<String>,
     },
     /// Forgets a License Manager profile's token (keyring and memory).
-    LicenseForget { profile: String },
+    LicenseForget {
+        profile: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,10 +75,18 @@ pub enum Request {
 pub enum Response {
     Credentials(Credentials),
     LoginPending(PendingLoginInfo),
-    LoggedIn { session: String, expires_at: String },
+    LoggedIn {
+        session: String,
+        expires_at: String,
+    },
     Status(Status),
-    LoggedOut { sessions: Vec<String> },
-    Error { kind: ErrorKind, message: String },
+    LoggedOut {
+        sessions: Vec<String>,
+    },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
     ContainerGrant(ContainerGrant),
     LicenseStored(LicenseToken),
     LicenseForgotten {

@@ -8,7 +8,9 @@ use crate::config::{LicenseEntry, LicenseProfileConfig};
 use crate::license::{upstream, LicenseFailure, TokenClaims};
 use crate::protocol::{ErrorKind, LicenseStatus, LicenseToken, Response};
 use crate::secret::Secret;
-use crate::store::{bounded, epoch_to_time, store_timeout, time_to_epoch, LicenseRecord, TokenStore};
+use crate::store::{
+    bounded, epoch_to_time, store_timeout, time_to_epoch, LicenseRecord, TokenStore,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -74,12 +76,14 @@ async fn slot(agent: &Agent, profile: &str) -> Result<Arc<LicenseSlot>, LicenseF
     }
     let store = agent.store.clone();
     let name = profile.to_string();
-    let record = bounded(store.kind(), store_timeout(), move || store.load_license(&name))
-        .await
-        .map_err(|err| LicenseFailure::Store {
-            profile: profile.to_string(),
-            detail: err.to_string(),
-        })?;
+    let record = bounded(store.kind(), store_timeout(), move || {
+        store.load_license(&name)
+    })
+    .await
+    .map_err(|err| LicenseFailure::Store {
+        profile: profile.to_string(),
+        detail: err.to_string(),
+    })?;
     let slot = Arc::new(LicenseSlot::new(record));
     agent
         .lock_licenses()
@@ -139,10 +143,15 @@ async fn fetch_unrecorded(
     entry: &RoleEntry,
 ) -> Result<Arc<CachedCredentials>, LicenseFailure> {
     let name = profile.name.clone();
-    let record = slot
-        .record()
-        .ok_or_else(|| LicenseFailure::NoToken { profile: name.clone() })?;
-    if let Some(problem) = slot.state().problem.clone().filter(LicenseFailure::needs_new_token) {
+    let record = slot.record().ok_or_else(|| LicenseFailure::NoToken {
+        profile: name.clone(),
+    })?;
+    if let Some(problem) = slot
+        .state()
+        .problem
+        .clone()
+        .filter(LicenseFailure::needs_new_token)
+    {
         return Err(problem);
     }
     let now = SystemTime::now();
@@ -214,7 +223,10 @@ pub async fn renew(agent: Arc<Agent>, key: Arc<RoleKey>, entry: Arc<RoleEntry>) 
         return;
     };
     if let Err(failure) = fetch(&agent, &slot, &license.profile, &entry).await {
-        tracing::warn!("renewing License Manager profile {}: {failure}", key.session);
+        tracing::warn!(
+            "renewing License Manager profile {}: {failure}",
+            key.session
+        );
     }
 }
 
@@ -279,7 +291,11 @@ pub async fn forget(agent: &Arc<Agent>, profile: &str) -> Reply {
     };
     let store = agent.store.clone();
     let item = name.clone();
-    if let Err(err) = bounded(store.kind(), store_timeout(), move || store.delete_license(&item)).await {
+    if let Err(err) = bounded(store.kind(), store_timeout(), move || {
+        store.delete_license(&item)
+    })
+    .await
+    {
         return error(
             ErrorKind::Store,
             format!("the token of profile {name} was not removed: {err}"),
@@ -347,9 +363,14 @@ pub async fn statuses(agent: &Agent) -> Vec<LicenseStatus> {
         let (token, mut problem) = match slot(agent, &name).await {
             Ok(slot) => {
                 let state = slot.state();
-                let token = state.record.as_ref().map(|record| token_info(&name, record));
+                let token = state
+                    .record
+                    .as_ref()
+                    .map(|record| token_info(&name, record));
                 let problem = match &state.record {
-                    None => Some(LicenseFailure::NoToken { profile: name.clone() }),
+                    None => Some(LicenseFailure::NoToken {
+                        profile: name.clone(),
+                    }),
                     Some(record) if time_to_epoch(now) >= record.expires_at => {
                         Some(LicenseFailure::Expired {
                             profile: name.clone(),
@@ -366,7 +387,9 @@ pub async fn statuses(agent: &Agent) -> Vec<LicenseStatus> {
             .roles
             .current(&license.role)
             .map(|cached| rfc3339(cached.expiration));
-        if credentials_expiration.is_some() && problem.as_deref().is_some_and(|p| p.contains("try again")) {
+        if credentials_expiration.is_some()
+            && problem.as_deref().is_some_and(|p| p.contains("try again"))
+        {
             problem = problem.map(|p| format!("the last renewal failed: {p}"));
         }
         lines.push(LicenseStatus {

@@ -29,21 +29,22 @@ use tokio::sync::watch;
 
 /// What a request gets back: a message, or credentials already encoded.
 pub enum Reply {
-    Message(Response),
+    /// Boxed: a `Status` is large, and most replies are the pre-encoded credentials.
+    Message(Box<Response>),
     Encoded(Arc<CachedCredentials>),
 }
 
 impl From<Response> for Reply {
     fn from(response: Response) -> Self {
-        Reply::Message(response)
+        Reply::Message(Box::new(response))
     }
 }
 
 pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
-    Reply::Message(Response::Error {
+    Reply::Message(Box::new(Response::Error {
         kind,
         message: message.into(),
-    })
+    }))
 }
 
 #[derive(Clone)]
@@ -133,7 +134,9 @@ impl Agent {
         license::open_configured(self).await;
     }
 
-    fn lock_licenses(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<license::LicenseSlot>>> {
+    fn lock_licenses(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<license::LicenseSlot>>> {
         self.licenses
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

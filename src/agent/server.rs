@@ -200,10 +200,10 @@ impl Connection {
 }
 
 fn error_reply(message: String) -> Reply {
-    Reply::Message(Response::Error {
+    Reply::Message(Box::new(Response::Error {
         kind: ErrorKind::BadRequest,
         message,
-    })
+    }))
 }
 
 /// Reads one frame. The payload buffer grows with the bytes that arrive, not with the length

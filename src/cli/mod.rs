@@ -12,6 +12,7 @@ pub mod ecs_env;
 pub mod emulator;
 pub mod exec;
 pub mod export;
+pub mod license;
 pub mod login;
 pub mod logout;
 pub mod service;

@@ -36,22 +36,19 @@ pub async fn get_access_token(
         let sent = client
             .get_access_token()
             .token(refresh_token.expose())
-            .set_token_properties(
-                (!token_properties.is_empty()).then(|| token_properties.to_vec()),
-            )
+            .set_token_properties((!token_properties.is_empty()).then(|| token_properties.to_vec()))
             .send()
             .await;
         match sent {
             Ok(answer) => {
-                return answer
-                    .access_token()
-                    .map(Secret::new)
-                    .ok_or_else(|| LicenseFailure::LicenseManager {
+                return answer.access_token().map(Secret::new).ok_or_else(|| {
+                    LicenseFailure::LicenseManager {
                         profile: profile.to_string(),
                         code: "NoAccessToken".into(),
                         detail: "the answer had no AccessToken".into(),
                         fix: "try again",
-                    })
+                    }
+                })
             }
             Err(err) => {
                 let failure = CallFailure::from_sdk(err);
@@ -92,7 +89,8 @@ pub async fn assume_role(
         detail: "the answer had no Credentials".into(),
         fix: "try again",
     })?;
-    let expiration = SystemTime::try_from(*credentials.expiration()).unwrap_or(SystemTime::UNIX_EPOCH);
+    let expiration =
+        SystemTime::try_from(*credentials.expiration()).unwrap_or(SystemTime::UNIX_EPOCH);
     Ok(RoleCredentials {
         access_key_id: credentials.access_key_id().to_string(),
         secret_access_key: Secret::new(credentials.secret_access_key()),

@@ -116,24 +116,26 @@ async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full
                 "the cached credentials could not be read; restart the agent",
             ),
         },
-        Reply::Message(AgentResponse::LoginPending(pending)) => refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "LoginNeeded",
-            &crate::credential_process::login_prompt(&pending),
-        ),
-        Reply::Message(AgentResponse::Error { kind, message }) => {
-            let (status, code) = match kind {
-                ErrorKind::Config => (StatusCode::NOT_FOUND, "ProfileNotFound"),
-                ErrorKind::Login => (StatusCode::SERVICE_UNAVAILABLE, "LoginNeeded"),
-                _ => (StatusCode::BAD_GATEWAY, "Upstream"),
-            };
-            refusal(status, code, &message)
-        }
-        Reply::Message(other) => refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal",
-            &format!("unexpected answer {}", other.kind()),
-        ),
+        Reply::Message(message) => match *message {
+            AgentResponse::LoginPending(pending) => refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "LoginNeeded",
+                &crate::credential_process::login_prompt(&pending),
+            ),
+            AgentResponse::Error { kind, message } => {
+                let (status, code) = match kind {
+                    ErrorKind::Config => (StatusCode::NOT_FOUND, "ProfileNotFound"),
+                    ErrorKind::Login => (StatusCode::SERVICE_UNAVAILABLE, "LoginNeeded"),
+                    _ => (StatusCode::BAD_GATEWAY, "Upstream"),
+                };
+                refusal(status, code, &message)
+            }
+            other => refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                &format!("unexpected answer {}", other.kind()),
+            ),
+        },
     }
 }
 
