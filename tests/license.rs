@@ -156,6 +156,14 @@ async fn create_token_then_32_cold_callers_make_one_get_access_token_and_one_ass
     assert!(line["token"]["expires_at"].as_str().unwrap().ends_with('Z'));
     assert!(line["credentials_expiration"].is_string(), "{line}");
     assert!(line["problem"].is_null(), "{line}");
+    let text = stdout_of(&world.run(&["status"]));
+    assert!(
+        text.contains(&format!(
+            "license profile {licensed} ({ROLE}, us-east-1): token "
+        )),
+        "{text}"
+    );
+    assert!(text.contains("; credentials until "), "{text}");
 
     // A restart serves the profile from the keyring, with no new import.
     let pid = status(&world)["pid"].as_u64().unwrap() as u32;
