@@ -372,7 +372,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":3,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":4,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -402,9 +402,25 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":3,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":4,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
+    }
+
+    #[test]
+    fn a_license_import_never_shows_its_token_under_debug() {
+        let request = Request::LicenseImport {
+            profile: "licensed".into(),
+            token: crate::secret::Secret::new("canary-refresh-token"),
+            source_profile: None,
+        };
+        assert!(!format!("{request:?}").contains("canary"));
+        let payload = encode(&Envelope {
+            version: PROTOCOL_VERSION,
+            config_file: None,
+            body: request.clone(),
+        });
+        assert_eq!(decode_request(&payload[4..]).unwrap(), request);
     }
 
     #[test]
