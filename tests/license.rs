@@ -150,6 +150,21 @@ async fn create_token_then_32_cold_callers_make_one_get_access_token_and_one_ass
         .unwrap();
     assert_eq!(stdout_of(&output).trim(), format!("custom-process {key}"));
 
+    // Every other way out serves the same cached credentials: export, and the endpoint's grant.
+    let exported: Value = serde_json::from_str(&stdout_of(&world.run(&[
+        "export",
+        "--profile",
+        licensed,
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(exported["AccessKeyId"], key.as_str());
+    let env = stdout_of(&world.run(&["ecs-env", "--profile", licensed, "--ttl", "5m"]));
+    assert!(env.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI"), "{env}");
+    let log = calls(&emulator).await;
+    assert_eq!(count(&log, "AssumeRoleWithWebIdentity", None), 1, "{log:?}");
+
     // status: the token's id and expiry, the credentials' expiry, no problem.
     let line = licensed_status(&world, licensed);
     assert_eq!(line["token"]["license_arn"], DEFAULT_LICENSE_ARN);

@@ -14,17 +14,20 @@ use std::time::{Duration, SystemTime};
 const KEEP_WARM: Duration = Duration::from_secs(3600);
 
 pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
-    if let Ok(config) = agent.config.current().await {
-        match config.license_profile(profile) {
-            Some(Ok(license)) => return super::license::credentials(agent, license).await,
-            Some(Err(err)) => return error(ErrorKind::Config, err.to_string()),
-            None => {}
-        }
+    let config = match agent.config.current().await {
+        Ok(config) => config,
+        Err(err) => return error(ErrorKind::Config, err.to_string()),
+    };
+    match config.license_profile(profile) {
+        Some(Ok(license)) => return super::license::credentials(agent, license).await,
+        Some(Err(err)) => return error(ErrorKind::Config, err.to_string()),
+        None => {}
     }
-    let profile = match agent.config.profile_role(profile).await {
+    let profile = match config.profile_role(profile) {
         Ok(profile) => profile,
         Err(err) => return error(ErrorKind::Config, err.to_string()),
     };
+    drop(config);
     let key = profile.role;
     let entry = agent.roles.entry(&key);
     let now = SystemTime::now();

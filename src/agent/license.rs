@@ -360,7 +360,7 @@ pub async fn statuses(agent: &Agent) -> Vec<LicenseStatus> {
     let mut lines = Vec::new();
     for license in config.license_profiles() {
         let name = license.profile.name.clone();
-        let (token, mut problem) = match slot(agent, &name).await {
+        let (token, problem) = match slot(agent, &name).await {
             Ok(slot) => {
                 let state = slot.state();
                 let token = state
@@ -387,11 +387,6 @@ pub async fn statuses(agent: &Agent) -> Vec<LicenseStatus> {
             .roles
             .current(&license.role)
             .map(|cached| rfc3339(cached.expiration));
-        if credentials_expiration.is_some()
-            && problem.as_deref().is_some_and(|p| p.contains("try again"))
-        {
-            problem = problem.map(|p| format!("the last renewal failed: {p}"));
-        }
         lines.push(LicenseStatus {
             profile: name,
             role_arn: license.profile.role_arn.clone(),

@@ -84,5 +84,8 @@ pub fn profile_region(profile: &str) -> Result<Option<String>> {
         .build()
         .context("starting a runtime to read the config")?;
     let config = runtime.block_on(sso_agent::config::AwsConfig::load())?;
+    if let Some(license) = config.license_profile(profile)? {
+        return Ok(Some(license.region));
+    }
     Ok(config.profile(profile)?.region)
 }

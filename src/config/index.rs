@@ -206,6 +206,15 @@ impl ConfigIndex {
         })
     }
 
+    /// The role a served profile's credentials are for, whatever its source (SSO or a License
+    /// Manager token).
+    pub fn served_role(&self, name: &str) -> Result<Arc<RoleKey>, ConfigError> {
+        match self.license_profile(name) {
+            Some(license) => license.map(|license| license.role),
+            None => self.profile_role(name).map(|profile| profile.role),
+        }
+    }
+
     /// The profile as a License Manager profile; `None`: it is not one.
     pub fn license_profile(&self, name: &str) -> Option<Result<LicenseEntry, ConfigError>> {
         self.licenses.get(name).cloned()

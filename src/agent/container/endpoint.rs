@@ -99,8 +99,8 @@ async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full
             );
         }
     }
-    let account_id = match agent.config.profile_role(&profile).await {
-        Ok(role) => role.role.account_id.clone(),
+    let account_id = match agent.config.served_role(&profile).await {
+        Ok(role) => role.account_id.clone(),
         Err(err) => return refusal(StatusCode::NOT_FOUND, "ProfileNotFound", &err.to_string()),
     };
     match credentials::handle(agent, &profile, false).await {

@@ -76,7 +76,7 @@ pub async fn grant(
 ) -> super::Reply {
     let refuse = |kind, message: String| super::error(kind, message);
     // The profile must be one the agent serves before anyone gets a token for it.
-    if let Err(err) = agent.config.profile_role(profile).await {
+    if let Err(err) = agent.config.served_role(profile).await {
         return refuse(ErrorKind::Config, err.to_string());
     }
     let (ends, expires_at) = if for_caller {
