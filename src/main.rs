@@ -162,7 +162,10 @@ enum Command {
         format: cli::shell::Shell,
     },
     /// Keep a License Manager refresh token for a profile: import one, create one, delete it.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sso-agent license import --profile licensed < token.txt\n  sso-agent license create-token --profile licensed --source-profile dev --license-arn ARN --role-arn ARN\n  sso-agent license delete --profile licensed --upstream"
+    )]
     License(cli::license::LicenseCommand),
     /// Print a shell completion script.
     #[command(

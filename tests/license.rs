@@ -184,12 +184,25 @@ async fn create_token_then_32_cold_callers_make_one_get_access_token_and_one_ass
     let pid = status(&world)["pid"].as_u64().unwrap() as u32;
     stdout_of(&world.run(&["stop"]));
     world.wait_agent(pid);
-    world.start_agent();
+    // Logging everything it may: the search below finds no token or key in any of it.
+    world.start_agent_with(|agent| {
+        agent.env("SSO_AGENT_LOG", "trace");
+    });
     let again = credentials(&world, licensed);
     assert!(again["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
     let log = calls(&emulator).await;
     assert_eq!(count(&log, "AWSLicenseManager.CreateToken", None), 1);
     assert_eq!(count(&log, "AWSLicenseManager.GetAccessToken", None), 2);
+    // The refresh token, both access tokens and the STS keys are among the issued secrets.
+    assert!(emulator
+        .state
+        .issued_secrets()
+        .contains(&keyring_token(licensed)));
+    assert!(
+        !world.logs().is_empty(),
+        "the agents' logs are searched, not empty"
+    );
+    world.assert_no_secret_in_files();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,7 @@ pub enum LicenseCommand {
         /// license's home Region, where CreateToken is called).
         #[arg(long)]
         profile: String,
+        /// The license the token is for (its `aud` claim).
         #[arg(long, value_name = "ARN")]
         license_arn: String,
         /// A role the token may be exchanged for (repeat for more).
@@ -67,12 +68,14 @@ pub enum LicenseCommand {
         after_help = "Examples:\n  sso-agent license delete --profile licensed\n  sso-agent license delete --profile licensed --upstream"
     )]
     Delete {
+        /// The License Manager [profile NAME] whose token to forget.
         #[arg(long)]
         profile: String,
         /// Also delete the token at License Manager (signed by --source-profile, else the
         /// profile create-token used).
         #[arg(long)]
         upstream: bool,
+        /// The profile whose credentials sign DeleteToken (with --upstream).
         #[arg(long, value_name = "S")]
         source_profile: Option<String>,
     },
