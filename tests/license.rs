@@ -307,3 +307,66 @@ async fn a_deleted_or_expired_token_fails_with_the_command_that_fixes_it() {
     ]);
     assert!(!bad.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_retried_and_sts_refusals_say_what_to_change() {
+    let (emulator, world) = approving_world("license-limits").await;
+    let licensed = "licensed-limits";
+    add_license_profiles(&world, licensed);
+    create_token(&world, licensed, &[]);
+
+    // Two RateLimitExceeded answers: the agent waits and asks again, the caller gets credentials.
+    scenario(
+        &emulator,
+        serde_json::json!({"faults": [{"operation": "AWSLicenseManager.GetAccessToken",
+            "count": 2, "status": 400, "error": "RateLimitExceededException"}]}),
+    )
+    .await;
+    let answer = credentials(&world, licensed);
+    assert!(answer["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    let log = calls(&emulator).await;
+    let outcomes: Vec<&str> = log
+        .iter()
+        .filter(|call| call["operation"] == "AWSLicenseManager.GetAccessToken")
+        .map(|call| call["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "RateLimitExceededException",
+            "RateLimitExceededException",
+            "ok"
+        ]
+    );
+
+    // The same token in a profile whose role is not one of the token's: IDPRejectedClaim, and
+    // the message names the key to change.
+    let other = "licensed-other-role";
+    let config = world.home.join(".aws/config");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .unwrap();
+    write!(
+        file,
+        "\n[profile {other}]\nsso_agent_license_role_arn = arn:aws:iam::111122223333:role/NotInTheToken\nregion = us-east-1\n"
+    )
+    .unwrap();
+    let mut import = world
+        .command(&["license", "import", "--profile", other])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(keyring_token(licensed).as_bytes())
+        .unwrap();
+    stdout_of(&import.wait_with_output().unwrap());
+    let message = failing_credentials(&world, other);
+    assert!(message.contains("IDPRejectedClaim"), "{message}");
+    assert!(message.contains("sso_agent_license_role_arn"), "{message}");
+}
