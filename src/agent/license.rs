@@ -398,3 +398,44 @@ pub async fn statuses(agent: &Agent) -> Vec<LicenseStatus> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_access_token_is_used_until_five_minutes_before_its_hour_ends() {
+        let slot = LicenseSlot::new(None);
+        let now = SystemTime::now();
+        let ends = time_to_epoch(now + ACCESS_TOKEN_LIFETIME);
+        slot.state().access = Some((Secret::new("access"), ends));
+        assert!(slot.access_token(now).is_some());
+        assert!(slot
+            .access_token(now + Duration::from_secs(54 * 60))
+            .is_some());
+        assert!(slot
+            .access_token(now + Duration::from_secs(56 * 60))
+            .is_none());
+    }
+
+    #[test]
+    fn a_failure_that_needs_a_new_token_drops_the_access_token() {
+        let slot = LicenseSlot::new(None);
+        slot.state().access = Some((Secret::new("access"), u64::MAX));
+        slot.failed(&LicenseFailure::Unreachable {
+            profile: "p".into(),
+            service: "STS",
+            variable: "AWS_ENDPOINT_URL_STS",
+            detail: "down".into(),
+        });
+        assert!(
+            slot.state().access.is_some(),
+            "a transient failure keeps it"
+        );
+        slot.failed(&LicenseFailure::Refused {
+            profile: "p".into(),
+            detail: "deleted".into(),
+        });
+        assert!(slot.state().access.is_none());
+    }
+}

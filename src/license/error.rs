@@ -110,3 +110,61 @@ impl LicenseFailure {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(code: &str) -> CallFailure {
+        CallFailure::Service {
+            code: code.into(),
+            description: "why".into(),
+        }
+    }
+
+    #[test]
+    fn every_modeled_error_has_its_own_fix() {
+        let generic = LicenseFailure::from_get_access_token("p", service("Other")).to_string();
+        for code in [
+            "ValidationException",
+            "AuthorizationException",
+            "RateLimitExceededException",
+            "ServerInternalException",
+        ] {
+            let message = LicenseFailure::from_get_access_token("p", service(code)).to_string();
+            assert!(message.contains(code), "{message}");
+            assert_ne!(message.replace(code, "Other"), generic, "{code}");
+        }
+        let refused = LicenseFailure::from_get_access_token("p", service("AccessDeniedException"));
+        assert!(refused.needs_new_token());
+        assert!(refused
+            .to_string()
+            .contains("license create-token --profile p"));
+
+        let generic = LicenseFailure::from_assume_role("p", "r", service("Other")).to_string();
+        for code in [
+            "InvalidIdentityToken",
+            "ExpiredTokenException",
+            "IDPRejectedClaim",
+            "PackedPolicyTooLarge",
+            "RegionDisabledException",
+            "IDPCommunicationError",
+        ] {
+            let message = LicenseFailure::from_assume_role("p", "r", service(code)).to_string();
+            assert_ne!(message.replace(code, "Other"), generic, "{code}");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_service_names_its_endpoint_variable() {
+        let transport = || CallFailure::Transport {
+            detail: "the connection failed or was reset".into(),
+        };
+        assert!(LicenseFailure::from_get_access_token("p", transport())
+            .to_string()
+            .contains("AWS_ENDPOINT_URL_LICENSE_MANAGER"));
+        assert!(LicenseFailure::from_assume_role("p", "r", transport())
+            .to_string()
+            .contains("AWS_ENDPOINT_URL_STS"));
+    }
+}
