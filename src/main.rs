@@ -207,7 +207,7 @@ enum Command {
     #[cfg(feature = "emulator")]
     #[command(after_help = "Example:\n  sso-agent demo          # touches nothing of yours")]
     Demo,
-    /// Run the IAM Identity Center emulator (sso-oidc + sso portal) on a loopback port.
+    /// Run the emulator (sso-oidc, sso portal, License Manager, STS) on a loopback port.
     #[cfg(feature = "emulator")]
     #[command(
         after_help = "Example:\n  sso-agent emulator --listen 127.0.0.1:8123 --fixture accounts.json"
