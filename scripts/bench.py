@@ -192,6 +192,23 @@ def criterion(name):
     return median["point_estimate"], median["confidence_interval"]["lower_bound"], median["confidence_interval"]["upper_bound"]
 
 
+RUNS = ROOT / "docs" / "bench-runs"
+
+
+def previous_run():
+    """The newest saved run, as (file name, rows), or None."""
+    runs = sorted(RUNS.glob("*.json")) if RUNS.exists() else []
+    return (runs[-1].name, json.loads(runs[-1].read_text())) if runs else None
+
+
+def save_run(rows):
+    """This run's figures, for the next run's comparison (named by UTC time, so they sort)."""
+    RUNS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    commit = run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]).stdout.strip()
+    (RUNS / f"{stamp}.json").write_text(json.dumps(dict(rows, commit=commit), indent=1) + "\n")
+
+
 def ms(seconds):
     return f"{seconds * 1000:.2f} ms"
 
@@ -207,6 +224,7 @@ def main():
         rows["small_rss"] = small_config_rss(world.env)
         idle_start = world.start_agent()
         rows["idle_rss"] = world.rss_kib()
+        rows["idle_anonymous"] = world.anonymous_kib()
 
         # P4 first, on cold sessions: 64 processes at once, 8 roles of one session.
         before = (world.calls("StartDeviceAuthorization"), world.calls("GetRoleCredentials"))
@@ -301,7 +319,7 @@ def write(rows):
     lines = [
         "# sso-agent benchmarks",
         "",
-        f"One run of `scripts/bench` on {os.cpu_count()} cores ({cpu}), release build, against the embedded",
+        f"One run of `scripts/bench` (commit {run(['git', '-C', str(ROOT), 'describe', '--always', '--dirty']).stdout.strip()}) on {os.cpu_count()} cores ({cpu}), release build, against the embedded",
         "emulator on loopback, tokens in the real Secret Service. Times are medians (spread: standard",
         "deviation, min–max); each ratio compares figures taken in the same hyperfine run.",
         "",
@@ -375,57 +393,75 @@ def write(rows):
     ]
     fuzzing = ROOT / "docs" / "fuzzing.md"
     if fuzzing.exists():
+        table = fuzzing.read_text().strip()
         lines += ["", "## Fuzzing (`scripts/fuzz`, cargo-fuzz + libFuzzer, target: 10 M+ executions, 0 crashes)", "",
-                  fuzzing.read_text().strip(), "",
-                  "The config target runs each input through aws-config's parser and the agent's checks,",
-                  "about 5,000 inputs/s once the corpus has grown, so its run is 40 minutes",
-                  "(`scripts/fuzz 2400 config`) to pass 10 M executions."]
+                  table, ""]
+        # The rate from the table's own config row (executions over seconds), not a typed figure.
+        for row in table.splitlines():
+            cells = [cell.strip(" `") for cell in row.strip("|").split("|")]
+            if cells[0] == "config" and cells[1].isdigit():
+                rate = int(cells[1]) / int(cells[2].removesuffix(" s"))
+                lines += ["The config target runs each input through aws-config's parser and the agent's checks,",
+                          f"{rate:,.0f} inputs/s in the run above, so passing 10 M executions takes",
+                          f"`scripts/fuzz {int(10e6 / rate) + 60} config`."]
+    previous = previous_run()
     lines += ["", "## Notes on the targets missed", ""]
     lines += [
-        "- **P1: two helpers.** `sso-agent credential-process` is the agent's own binary (~18 MB,",
-        "  position-independent): starting it maps that file and applies ~25,000 relocations, ~230 page",
-        "  faults, which is most of its time above the floor and of its peak RSS. So the package also",
-        "  builds `sso-agent-credential-process` (`src/bin/`): the same client code and answer, linked",
-        "  without the async runtime and the AWS SDK (~0.7 MB). The subcommand stays, as the contract.",
+        "- **P1: two helpers.** `sso-agent credential-process` is the agent's own binary",
+        f"  ({BIN.stat().st_size / 1e6:.0f} MB, position-independent): starting it maps that file and applies its",
+        "  relocations, which is most of its time above the floor and of its peak RSS. So the package also",
+        f"  builds `sso-agent-credential-process` (`src/bin/`, {HELPER.stat().st_size / 1e6:.1f} MB): the same client code and answer,",
+        "  linked without the async runtime and the AWS SDK. The subcommand stays, as the contract.",
     ]
     if p1_floor_ratio > 1.5 or rss > 4096:
         lines += ["- **P1 missed** by the small helper too: see the figures above; its remaining cost is",
                   "  process start-up shared with the floor plus one request and one JSON encoding."]
     if not (p2_64["per_second"] >= 50000 and p2_64["p99_us"] < 1000):
+        mean_ms = 64 / p2_64["per_second"] * 1000
         lines += [
             "- **P2 p99 at 64 clients.** With 64 requests always outstanding, Little's law puts the",
-            "  mean at 64 / throughput (≈ 0.23 ms at 280k/s); the agent and the load generator share",
-            "  the 2 cores, so a tail is the client waiting for a core. Earlier runs measured 0.4–0.5 ms.",
+            f"  mean at 64 / throughput (≈ {mean_ms:.2f} ms at {p2_64['per_second']:,.0f}/s); the agent and the load",
+            "  generator share the 2 cores, so a tail is the client waiting for a core.",
         ]
     if many["p50_us"] > few["p50_us"] * 1.5:
         lines += [
-            "- **P5 per-request cost.** One client's median is bimodal on this 2-core machine: about 8 µs",
-            "  when the client and the agent's worker share a core's cache, about 16 µs when they do not,",
-            "  in the same state (a probe measured 15.7 µs with 10 roles cached and 15.8 µs with 10,000).",
-            "  The lookup itself is two hash-map reads (profile, role); nothing on the path grows with the",
-            "  number of roles.",
+            "- **P5 per-request cost.** One client's median depends on where the scheduler puts the client",
+            "  and the agent's worker on the 2 cores (sharing a core's cache or not); the in-process row above",
+            f"  measures the lookup without that: {in_few[0]:.0f} ns with 10 roles cached, {in_many[0]:.0f} ns with 10,000.",
         ]
     if rows["full_rss"] > 15 * 1024:
         mapped = (rows["full_rss"] - rows["full_anonymous"]) / 1024
         lines += [
-            "- **P3 with 10,000 roles.** What the code was at fault for is fixed: the AWS SDK's config",
-            "  loader parsed the whole 10,000-profile file a second time (and `~/.aws/credentials`) and left",
-            "  ~7 MiB of fragmented heap; it now gets only the sections it reads (the active profile and",
-            "  `services`). The role cache and the config index share one key per role, so requests",
-            f"  allocate none. Together the figure went from 39.1 MiB (the previous run) to {rows['full_rss'] / 1024:.1f} MiB.",
-            f"  Why 15 MiB is out of reach: {mapped:.1f} MiB are pages mapped from files, the agent's code",
-            "  (tokio, the AWS SDK, rustls, zbus), which the kernel maps 64 KiB around each page touched,",
-            "  and libc. Those pages are file-backed: the kernel can drop them and read them again, and",
-            "  every process that maps them shares them. That leaves a few MiB for the agent's own",
-            "  memory, and 10,000 answers alone take 4 MiB. That memory is the anonymous row: heaptrack",
-            "  counts ~10 MiB live, which is ~4 MiB at idle, ~2.5 MiB for the checked index of the",
-            "  10,000 profiles, and ~0.45 KB per cached role. Most of each role is its answer, kept",
-            "  encoded; the session token alone is ~300 bytes from the emulator and larger from AWS. The",
-            "  rest of the anonymous row is thread stacks and allocator slack. Also measured and not",
-            "  taken: a build with `opt-level = \"s\"` saved 2 MiB, far from the target, for code",
-            "  optimised for size on the hot path (its speed was not measured); mimalloc doubled the",
-            "  figure; `MALLOC_ARENA_MAX=1` saved ~0.4 MiB.",
+            "- **P3 with 10,000 roles.** The AWS SDK's config loader gets only the sections it reads (the",
+            "  active profile and `services`), and the role cache and the config index share one key per",
+            f"  role. Of the {rows['full_rss'] / 1024:.1f} MiB, {mapped:.1f} MiB are pages mapped from files: the agent's code",
+            "  (tokio, the AWS SDK, rustls, zbus) and libc, file-backed pages the kernel can drop and read",
+            "  again, shared by every process that maps them. The anonymous row is the agent's own memory:",
+            f"  {rows['idle_anonymous'] / 1024:.1f} MiB just after start on this config, then "
+            f"{(rows['full_anonymous'] - rows['idle_anonymous']) * 1024 / rows['cached_roles']:,.0f} bytes per cached role on top",
+            "  (the difference, divided by the roles: it also holds the checked index of the profiles, built",
+            "  at the first request). Most of each role is its answer, kept encoded.",
         ]
+    lines += ["", "## Compared with the previous run", ""]
+    if previous is None:
+        lines += ["No earlier run is saved in `docs/bench-runs/`."]
+    else:
+        name, before = previous
+        def change(label, key, unit, scale=1.0, digits=1):
+            if key not in before:
+                return
+            was, now = before[key] * scale, rows[key] * scale
+            lines.append(f"- {label}: {was:.{digits}f} → {now:.{digits}f} {unit}")
+        lines.append(f"From `docs/bench-runs/{name}` (that run's own figures):")
+        change("agent RSS with every role cached", "full_rss", "MiB", 1 / 1024)
+        change("agent RSS idle, one-session config", "small_rss", "MiB", 1 / 1024)
+        if "p1" in before:
+            lines.append(f"- the helper, warm: {before['p1'][1][0] * 1000:.2f} → {ours[0] * 1000:.2f} ms")
+        if "p2" in before:
+            lines.append(f"- 64 clients: {before['p2'][-1][1]['per_second']:,.0f} → {p2_64['per_second']:,.0f} requests/s")
+        if "tools" in before:
+            lines.append(f"- `exec -- /bin/true`: {before['tools'][2][0] * 1000:.2f} → {exec_[0] * 1000:.2f} ms")
+    save_run(rows)
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -215,7 +215,9 @@ impl AgentClient {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        eprintln!("sso-agent: restarted the agent (pid {pid} spoke another protocol version)");
+        // Its container-credentials grants, if it had any, ended with it; their URL names a port
+        // that is free now (see `sso-agent stop`).
+        eprintln!("sso-agent: restarted the agent (pid {pid} spoke another protocol version); any container-credentials grants it had ended with it: restart `exec --ecs` commands and re-run `ecs-env`");
         let socket = self.socket.clone();
         *self = start_agent(&socket)?;
         Ok(())

@@ -121,10 +121,19 @@ pub enum ConfigError {
         line: usize,
         reason: String,
     },
-    #[error("there is no [sso-session {name}] in {file}")]
-    UnknownSession { file: String, name: String },
-    #[error("there is no [profile {name}] in {file}")]
-    UnknownProfile { file: String, name: String },
+    #[error("there is no [sso-session {name}] in {file}{}", did_you_mean("sso-session", .nearest))]
+    UnknownSession {
+        file: String,
+        name: String,
+        /// The configured name closest to it, when one is close: likely a typo.
+        nearest: Option<String>,
+    },
+    #[error("there is no [profile {name}] in {file}{}", did_you_mean("profile", .nearest))]
+    UnknownProfile {
+        file: String,
+        name: String,
+        nearest: Option<String>,
+    },
     #[error(
         "there is no [{section}] in {file}: the section on line {line} is ignored because {reason}"
     )]
@@ -231,6 +240,15 @@ impl AwsConfig {
         &self.file
     }
 
+    /// The key that makes `[default]` a credentials source the SDKs take before a container
+    /// endpoint (their chain tries the profile first), if it has one.
+    pub fn default_profile_source(&self) -> Option<&'static str> {
+        let profile = self.sections.get_profile("default")?;
+        CREDENTIAL_SOURCE_KEYS
+            .into_iter()
+            .find(|key| profile.get(key).is_some())
+    }
+
     /// The name aws-config knows a section by.
     fn parsed<'a>(&'a self, kind: SectionKind, name: &'a str) -> &'a str {
         self.stand_ins
@@ -248,7 +266,8 @@ impl AwsConfig {
             .unwrap_or(parsed)
     }
 
-    fn session_names(&self) -> Vec<&str> {
+    /// The `[sso-session NAME]` names as written, sorted (also for completion).
+    pub fn session_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self
             .sections
             .sso_sessions()
@@ -299,6 +318,7 @@ impl AwsConfig {
                         &self.ignored,
                         SectionKind::SsoSession,
                         name,
+                        self.session_names(),
                     ))
                 }),
         }
@@ -460,7 +480,15 @@ impl AwsConfig {
         let profile = self
             .sections
             .get_profile(self.parsed(SectionKind::Profile, name))
-            .ok_or_else(|| unknown(&self.file, &self.ignored, SectionKind::Profile, name))?;
+            .ok_or_else(|| {
+                unknown(
+                    &self.file,
+                    &self.ignored,
+                    SectionKind::Profile,
+                    name,
+                    self.profile_names(),
+                )
+            })?;
         let title = profile_title(name);
         self.check_one_source(name)?;
         if self.has_license_keys(name) {
@@ -553,8 +581,62 @@ fn profile_title(name: &str) -> String {
     }
 }
 
-/// "There is no such section", or, when the file has a header for it that is ignored, why.
-fn unknown(file: &str, ignored: &[IgnoredSection], kind: SectionKind, name: &str) -> ConfigError {
+/// Keys that make a profile a source of credentials for the SDKs.
+const CREDENTIAL_SOURCE_KEYS: [&str; 6] = [
+    "aws_access_key_id",
+    "credential_process",
+    "sso_session",
+    "sso_start_url",
+    "role_arn",
+    "web_identity_token_file",
+];
+
+/// Whether the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
+/// `~/.aws/credentials`) has keys for `[default]`: its path then. A missing file has none.
+pub async fn default_credentials_file_keys() -> Option<String> {
+    let files = EnvConfigFiles::builder()
+        .include_default_credentials_file(true)
+        .build();
+    let sections = aws_config::profile::load(&Fs::real(), &Env::real(), &files, None)
+        .await
+        .ok()?;
+    let profile = sections.get_profile("default")?;
+    profile.get("aws_access_key_id")?;
+    Some(
+        std::env::var("AWS_SHARED_CREDENTIALS_FILE")
+            .unwrap_or_else(|_| "~/.aws/credentials".to_string()),
+    )
+}
+
+/// `; did you mean [profile dev]?`, or nothing.
+fn did_you_mean(kind: &str, nearest: &Option<String>) -> String {
+    nearest
+        .as_ref()
+        .map(|name| format!("; did you mean [{kind} {name}]?"))
+        .unwrap_or_default()
+}
+
+/// The name among `names` a typo of `name` most likely meant (Jaro-Winkler, as clap suggests
+/// subcommands), if any is close.
+fn nearest<'a>(name: &str, names: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    names
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
+        .filter(|(score, _)| *score >= 0.8)
+        // Ties go to the first name in order, so the answer does not depend on a map's order.
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, candidate)| candidate.to_string())
+}
+
+/// "There is no such section" (with the nearest name `names` has), or, when the file has a
+/// header for it that is ignored, why.
+fn unknown<'a>(
+    file: &str,
+    ignored: &[IgnoredSection],
+    kind: SectionKind,
+    name: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> ConfigError {
     match ignored.iter().find(|s| s.kind == kind && s.name == name) {
         Some(section) => ConfigError::IgnoredSection {
             file: file.to_string(),
@@ -566,10 +648,12 @@ fn unknown(file: &str, ignored: &[IgnoredSection], kind: SectionKind, name: &str
             SectionKind::Profile => ConfigError::UnknownProfile {
                 file: file.to_string(),
                 name: name.to_string(),
+                nearest: nearest(name, names),
             },
             SectionKind::SsoSession => ConfigError::UnknownSession {
                 file: file.to_string(),
                 name: name.to_string(),
+                nearest: nearest(name, names),
             },
         },
     }
@@ -827,6 +911,17 @@ sso_role_name = R
         assert_eq!(
             config.profile("nobody").unwrap_err().to_string(),
             format!("there is no [profile nobody] in {file}")
+        );
+        // A typo is answered with the name it most likely meant, by the parser and the index.
+        let typo = format!("there is no [profile devv] in {file}; did you mean [profile dev]?");
+        assert_eq!(config.profile("devv").unwrap_err().to_string(), typo);
+        assert_eq!(
+            config.index().profile("devv").unwrap_err().to_string(),
+            typo
+        );
+        assert_eq!(
+            config.sso_session("crop").unwrap_err().to_string(),
+            format!("there is no [sso-session crop] in {file}; did you mean [sso-session corp]?")
         );
         assert!(matches!(
             config.profile("dangling").unwrap_err(),

@@ -147,7 +147,7 @@ enum Command {
     },
     /// Print the variables that point a tool at the agent's container-credentials endpoint.
     #[command(
-        after_help = "Examples:\n  eval \"$(sso-agent ecs-env --profile dev --ttl 8h)\"\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli s3 ls"
+        after_help = "Examples:\n  eval \"$(sso-agent ecs-env --profile dev --ttl 8h)\"\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli s3 ls\n  sso-agent ecs-env --profile dev --revoke"
     )]
     EcsEnv {
         /// The [profile NAME] the grant serves.
@@ -160,6 +160,10 @@ enum Command {
         /// The shell to print for.
         #[arg(long, value_enum, default_value = "env")]
         format: cli::shell::Shell,
+        /// End the profile's ecs-env grants now instead (an `exec --ecs` grant ends with its
+        /// command).
+        #[arg(long, conflicts_with_all = ["ttl", "format"])]
+        revoke: bool,
     },
     /// Keep a License Manager refresh token for a profile: import one, create one, delete it.
     #[command(
@@ -186,7 +190,11 @@ enum Command {
     },
     /// The served profile names, one per line (for shell completion).
     #[command(name = "profile-names", hide = true)]
-    ProfileNames,
+    ProfileNames {
+        /// The sso-session names instead.
+        #[arg(long)]
+        sessions: bool,
+    },
     /// Install the systemd user units (Linux) or LaunchAgent (macOS) and enable them.
     #[command(
         after_help = "Examples:\n  sso-agent install-service --print\n  sso-agent install-service"
@@ -230,7 +238,7 @@ fn main() -> ExitCode {
         cli.command,
         Command::CredentialProcess { .. }
             | Command::Exec { .. }
-            | Command::ProfileNames
+            | Command::ProfileNames { .. }
             | Command::Console { .. }
             | Command::Export { .. }
             | Command::EcsEnv { .. }
@@ -267,13 +275,19 @@ fn main() -> ExitCode {
         Command::Export { profile, format } => cli::export::run(&profile, format),
         Command::EcsEnv {
             profile,
+            revoke: true,
+            ..
+        } => cli::ecs_env::revoke(&profile),
+        Command::EcsEnv {
+            profile,
             ttl,
             format,
+            revoke: false,
         } => cli::ecs_env::run(&profile, ttl, format),
         Command::License(command) => cli::license::run(command),
         Command::Completions { shell } => cli::completions::completions(shell, Cli::command()),
         Command::Man { dir } => cli::completions::man(Cli::command(), dir.as_deref()),
-        Command::ProfileNames => cli::completions::profile_names(),
+        Command::ProfileNames { sessions } => cli::completions::profile_names(sessions),
         Command::InstallService { print } => cli::service::install(print),
         Command::UninstallService { print } => cli::service::uninstall(print),
         #[cfg(feature = "emulator")]

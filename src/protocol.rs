@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -55,6 +55,16 @@ pub enum Request {
         #[serde(default)]
         for_caller: bool,
     },
+    /// Ends the profile's timed (`ecs-env`) grants.
+    ContainerRevoke {
+        profile: String,
+    },
+    /// What `exec`, `export` and `ecs-env` need of a profile besides its credentials, from the
+    /// agent's parsed config: a client parsing a 10,000-profile file itself spends more on that
+    /// than on everything else it does.
+    Profile {
+        profile: String,
+    },
     /// Stores a License Manager profile's refresh token (a JWT) in the keyring, replacing the
     /// one it had; the profile's cached credentials are dropped.
     LicenseImport {
@@ -79,7 +89,7 @@ pub enum Response {
         session: String,
         expires_at: String,
     },
-    Status(Status),
+    Status(Box<Status>),
     LoggedOut {
         sessions: Vec<String>,
     },
@@ -88,6 +98,10 @@ pub enum Response {
         message: String,
     },
     ContainerGrant(ContainerGrant),
+    ContainerRevoked {
+        ended: usize,
+    },
+    Profile(ProfileInfo),
     LicenseStored(LicenseToken),
     LicenseForgotten {
         profile: String,
@@ -107,6 +121,8 @@ impl Response {
             Response::LoggedOut { .. } => "logged_out",
             Response::Error { .. } => "error",
             Response::ContainerGrant(_) => "container_grant",
+            Response::ContainerRevoked { .. } => "container_revoked",
+            Response::Profile(_) => "profile",
             Response::LicenseStored(_) => "license_stored",
             Response::LicenseForgotten { .. } => "license_forgotten",
         }
@@ -201,7 +217,10 @@ pub struct Status {
     pub container_endpoint: Option<String>,
     /// Its grants alive now.
     #[serde(default)]
-    pub container_grants: usize,
+    pub container_grants: Vec<GrantStatus>,
+    /// The config file the agent serves.
+    #[serde(default)]
+    pub config_file: String,
     /// The License Manager profiles the config names.
     #[serde(default)]
     pub licenses: Vec<LicenseStatus>,
@@ -230,6 +249,26 @@ pub struct LicenseStatus {
     pub credentials_expiration: Option<String>,
     /// What is wrong (no token, expired, deleted, the last failure) and the command that fixes it.
     pub problem: Option<String>,
+}
+
+/// A profile's settings beyond its role, as `Request::Profile` answers them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileInfo {
+    /// The profile's `region` (a helper profile's own wins over the profile it names).
+    pub region: Option<String>,
+    /// The key that makes the config's `[default]` a credentials source, which the SDKs try
+    /// before a container endpoint.
+    pub default_source: Option<String>,
+}
+
+/// A live container-credentials grant: whose, and until when (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantStatus {
+    pub profile: String,
+    /// RFC 3339, for a timed (`ecs-env`) grant.
+    pub ends_at: Option<String>,
+    /// The command it ends with, for an `exec --ecs` grant.
+    pub pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,7 +394,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 4);
+        assert_eq!(PROTOCOL_VERSION, 5);
     }
 
     #[test]
@@ -372,7 +411,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":4,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":5,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -402,7 +441,7 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":4,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":5,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

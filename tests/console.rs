@@ -177,8 +177,9 @@ async fn without_print_the_link_goes_to_the_browser_or_with_no_display_to_stdout
     let emulator = emulator().await;
     let world = logged_in_world(&emulator, "console-open").await;
 
-    // $BROWSER (webbrowser honours it) is a script that keeps the URL it was given, outside the
-    // world's files: the sign-in token is a secret the world's search would find there.
+    // $BROWSER (webbrowser honours it) is a script that keeps the URL it was given on its
+    // command line and asks it once, as a browser would, keeping where it was sent. Both stay
+    // outside the world's files: the sign-in token is a secret the world's search would find.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -188,10 +189,22 @@ async fn without_print_the_link_goes_to_the_browser_or_with_no_display_to_stdout
         std::process::id()
     ));
     std::fs::create_dir_all(&scratch).unwrap();
-    let (opened, browser) = (scratch.join("opened"), scratch.join("browser.sh"));
+    let (argv, opened, browser) = (
+        scratch.join("argv"),
+        scratch.join("opened"),
+        scratch.join("browser.sh"),
+    );
+    let follow_once = "import sys, urllib.request as r\n\
+        class Stay(r.HTTPRedirectHandler):\n    def redirect_request(self, *a, **k): return None\n\
+        try: r.build_opener(Stay).open(sys.argv[1])\n\
+        except r.HTTPError as e: print(e.code, e.headers['Location'])\n";
     std::fs::write(
         &browser,
-        format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" > {argv}\n/usr/bin/python3 -c \"{follow_once}\" \"$1\" > {opened}.part && mv {opened}.part {opened}\n",
+            argv = argv.display(),
+            opened = opened.display(),
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -213,21 +226,33 @@ async fn without_print_the_link_goes_to_the_browser_or_with_no_display_to_stdout
         ),
         "{stderr}"
     );
-    // webbrowser starts the program and does not wait for it.
+    // console returns once the browser was redirected, which the script then writes down.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let link = loop {
+    let answer = loop {
         match std::fs::read_to_string(&opened) {
-            Ok(link) if link.ends_with('\n') => break link,
+            Ok(answer) => break answer,
             _ if std::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await
             }
-            other => panic!("the browser was not started with the link: {other:?}"),
+            other => panic!("the browser was not sent to the link: {other:?}"),
         }
     };
+    let started_with = std::fs::read_to_string(&argv).unwrap();
     std::fs::remove_dir_all(&scratch).unwrap();
-    let (_, query) = query_of(&link);
+    // The browser's command line has a one-use loopback URL, not the sign-in token.
+    assert!(
+        started_with.starts_with("http://127.0.0.1:"),
+        "{started_with}"
+    );
+    assert!(!started_with.contains("SigninToken"), "{started_with}");
+    let (code, link) = answer.trim().split_once(' ').unwrap();
+    assert_eq!(code, "303");
+    let (_, query) = query_of(link);
     assert_eq!(query["Action"], "login");
     assert!(query["SigninToken"].starts_with("emu-signin-"));
+    // Used once, it is gone.
+    let again = reqwest::get(started_with.trim()).await;
+    assert!(again.is_err(), "{again:?}");
 
     // No DISPLAY, WAYLAND_DISPLAY nor BROWSER (AgentHome removes BROWSER): the link is printed.
     let output = world

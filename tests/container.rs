@@ -120,7 +120,10 @@ async fn boto3_and_the_rust_sdk_resolve_the_issued_key_from_ecs_env() {
     let calls = calls(&emulator).await;
     assert_eq!(count(&calls, "GetRoleCredentials", None), 1);
     let shown = status(&world);
-    assert_eq!(shown["container_grants"], 1);
+    let grants = shown["container_grants"].as_array().unwrap();
+    assert_eq!(grants.len(), 1, "{shown}");
+    assert_eq!(grants[0]["profile"], "dev");
+    assert!(grants[0]["ends_at"].is_string() && grants[0]["pid"].is_null());
     assert!(shown["container_endpoint"]
         .as_str()
         .unwrap()
@@ -216,12 +219,17 @@ async fn exec_ecs_gives_no_keys_serves_while_the_command_runs_and_ends_with_it()
         .unwrap()
         .to_string();
     // The command: boto3 resolves through the endpoint; it prints what it was given.
-    let script = "import boto3, os\n\
+    // And the agent's status, asked from inside: the grant is this very process's.
+    let script = format!(
+        "import boto3, os, json, subprocess\n\
         c = boto3.Session().get_credentials()\n\
         print(c.method, c.access_key)\n\
         print('keys' if 'AWS_ACCESS_KEY_ID' in os.environ else 'no-keys')\n\
         print(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'])\n\
-        print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'])\n";
+        print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'])\n\
+        grants = json.loads(subprocess.run(['{BIN}', 'status', '--json'], capture_output=True).stdout)['container_grants']\n\
+        print([(g['profile'], g['pid'] == os.getpid(), g['ends_at']) for g in grants])\n"
+    );
     let output = world
         .command(&[
             "exec",
@@ -231,7 +239,7 @@ async fn exec_ecs_gives_no_keys_serves_while_the_command_runs_and_ends_with_it()
             "--",
             "/usr/bin/python3",
             "-c",
-            script,
+            &script,
         ])
         .env("AWS_ACCESS_KEY_ID", "AKIAOLDKEY")
         .env("AWS_SECRET_ACCESS_KEY", "old")
@@ -244,10 +252,127 @@ async fn exec_ecs_gives_no_keys_serves_while_the_command_runs_and_ends_with_it()
     let lines: Vec<&str> = printed.lines().collect();
     assert_eq!(lines[0], format!("container-role {key}"));
     assert_eq!(lines[1], "no-keys");
+    assert_eq!(lines[4], "[('dev', True, None)]", "{printed}");
     // The command has exited: its grant is over.
     let (code, body) = get(lines[2], Some(lines[3])).await;
     assert_eq!(code, 403, "{body}");
-    assert_eq!(status(&world)["container_grants"], 0);
+    assert_eq!(status(&world)["container_grants"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_end_on_revoke_and_logout_and_web_pages_are_refused() {
+    let (_emulator, world) = approving_world("ecs-revoke").await;
+    let dev = grant(&world, "dev", &["--ttl", "1h"]);
+    let url = dev["AWS_CONTAINER_CREDENTIALS_FULL_URI"].clone();
+    let token = dev["AWS_CONTAINER_AUTHORIZATION_TOKEN"].clone();
+    assert_eq!(get(&url, Some(&token)).await.0, 200);
+
+    // What only a web page sends: another Host (DNS rebinding), an Origin.
+    let client = reqwest::Client::new();
+    let asked = |headers: &[(&str, &str)]| {
+        let mut request = client.get(&url).header("Authorization", token.as_str());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    let rebound = format!("attacker.example:{port}");
+    assert_eq!(asked(&[("Host", &rebound)]).await.unwrap().status(), 421);
+    let origin = asked(&[("Origin", "https://attacker.example")])
+        .await
+        .unwrap();
+    assert_eq!(origin.status(), 403);
+    let localhost = format!("localhost:{port}");
+    assert_eq!(asked(&[("Host", &localhost)]).await.unwrap().status(), 200);
+    // A client that leaves the port out of Host (as for a default port) is still this endpoint.
+    assert_eq!(asked(&[("Host", "127.0.0.1")]).await.unwrap().status(), 200);
+
+    // status names the grant, never its token.
+    let shown = stdout_of(&world.run(&["status"]));
+    assert!(shown.contains("grant for profile dev: until "), "{shown}");
+    assert!(!shown.contains(&token), "{shown}");
+
+    // A mistyped profile ends nothing and says which was meant.
+    let typo = world.run(&["ecs-env", "--profile", "devv", "--revoke"]);
+    assert!(!typo.status.success());
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("did you mean [profile dev]?"),
+        "{typo:?}"
+    );
+    assert_eq!(get(&url, Some(&token)).await.0, 200);
+
+    // --revoke ends it; a later one lives until the session is logged out of.
+    let revoked = stdout_of(&world.run(&["ecs-env", "--profile", "dev", "--revoke"]));
+    assert!(
+        revoked.contains("Ended 1 ecs-env grant(s) for profile dev"),
+        "{revoked}"
+    );
+    assert_eq!(get(&url, Some(&token)).await.0, 403);
+    let again = grant(&world, "dev", &[]);
+    let (url, token) = (
+        &again["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+        &again["AWS_CONTAINER_AUTHORIZATION_TOKEN"],
+    );
+    assert_eq!(get(url, Some(token)).await.0, 200);
+    assert!(world.run(&["logout", "--profile", "dev"]).status.success());
+    let (code, body) = get(url, Some(token)).await;
+    assert_eq!(code, 403, "{body}");
+    // ... and asking with it started no login for the session just left.
+    let after = status(&world);
+    assert_eq!(after["container_grants"], serde_json::json!([]));
+    assert!(
+        after["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|session| session["pending_login"].is_null()),
+        "{after}"
+    );
+
+    // A grant live when the agent stops is named, so its users can be restarted.
+    grant(&world, "dev", &["--ttl", "1h"]);
+    let stopped = world.run(&["stop"]);
+    let warning = String::from_utf8_lossy(&stopped.stderr);
+    assert!(
+        warning.contains("1 container-credentials grant(s) ended with it (profile dev)"),
+        "{warning}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_profile_that_would_win_over_the_endpoint_is_warned_about() {
+    let (_emulator, world) = approving_world("ecs-default").await;
+    let warned = |args: &[&str]| {
+        let output = world.run(args);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr)
+            .contains("the SDKs take the default profile before the container endpoint")
+    };
+    let exec_ecs = ["exec", "--profile", "dev", "--ecs", "--", "true"];
+    assert!(!warned(&["ecs-env", "--profile", "dev"]));
+    assert!(!warned(&exec_ecs));
+    // Keys for [default] in the credentials file: boto3 would take them first.
+    let credentials = world.home.join(".aws/credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    assert!(warned(&["ecs-env", "--profile", "dev"]));
+    assert!(warned(&exec_ecs));
+    // Keys given to the command itself are not the endpoint's business.
+    assert!(!warned(&["exec", "--profile", "dev", "--", "true"]));
+    std::fs::remove_file(&credentials).unwrap();
+    // A [default] in the config with a credential source of its own.
+    let config = world.home.join(".aws/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[default]\ncredential_process = /bin/false\n"),
+    )
+    .unwrap();
+    assert!(warned(&exec_ecs));
 }
 
 #[test]

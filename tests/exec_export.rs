@@ -43,6 +43,12 @@ async fn exec_hands_the_command_the_keys_and_region_and_removes_the_profile() {
         .env("AWS_PROFILE", "someone-else")
         .env("AWS_DEFAULT_PROFILE", "someone-else")
         .env("AWS_SECURITY_TOKEN", "stale")
+        // An `ecs-env` grant inherited from the shell: neither used nor seen by the command.
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:1/profile/x",
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "inherited-grant")
         .output()
         .unwrap();
     assert!(
@@ -78,7 +84,13 @@ async fn exec_hands_the_command_the_keys_and_region_and_removes_the_profile() {
     assert_eq!(env["AWS_REGION"], "eu-west-1");
     assert_eq!(env["AWS_DEFAULT_REGION"], "eu-west-1");
     assert_eq!(env["SSO_AGENT_PROFILE"], "regional");
-    for removed in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"] {
+    for removed in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    ] {
         assert!(!env.contains_key(removed), "{removed} is removed");
     }
     // A profile without a region leaves the caller's region as it was.
@@ -255,6 +267,31 @@ async fn export_prints_each_format_and_the_env_lines_work_in_a_shell() {
         "{ini}"
     );
 
+    // A name that cannot be a [section] is refused rather than written wrong.
+    let refused = world.run(&["export", "--profile", "odd]name", "--format", "ini"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot be a [section]"),
+        "{refused:?}"
+    );
+    assert!(refused.stdout.is_empty());
+
+    // The reader went away before the credentials were written (a pipe whose reading end is
+    // closed): one clear line, not an I/O error's name.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let closed = world
+        .command(&["export", "--profile", "regional"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(!closed.status.success());
+    let said = String::from_utf8_lossy(&closed.stderr);
+    assert!(
+        said.contains("the output was closed before the credentials were written"),
+        "{said}"
+    );
+
     let fish = stdout_of(&world.run(&["export", "--profile", "regional", "--format", "fish"]));
     assert!(
         fish.contains(&format!("set -gx AWS_ACCESS_KEY_ID '{key}'")),
@@ -355,6 +392,8 @@ async fn bash_completes_subcommands_flags_and_profile_names() {
     for profile in ["dev", "readonly", "staging"] {
         assert!(profiles.contains(&profile.to_string()), "{profiles:?}");
     }
+    let sessions = bash_completes(&world, "sso-agent login --sso-session corp");
+    assert_eq!(sessions, std::slice::from_ref(&world.session));
     let profiles = bash_completes(&world, "sso-agent exec --profile st");
     assert_eq!(profiles, ["staging"]);
 }

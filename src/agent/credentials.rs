@@ -14,6 +14,12 @@ use std::time::{Duration, SystemTime};
 const KEEP_WARM: Duration = Duration::from_secs(3600);
 
 pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
+    handle_wanting(agent, profile, wait, Want::Token).await
+}
+
+/// `handle`, with what a session that needs a new token may do (`Want::TokenWithoutLogin`
+/// for the container-credentials endpoint). A License Manager profile needs no login at all.
+pub async fn handle_wanting(agent: &Arc<Agent>, profile: &str, wait: bool, want: Want) -> Reply {
     let config = match agent.config.current().await {
         Ok(config) => config,
         Err(err) => return error(ErrorKind::Config, err.to_string()),
@@ -45,7 +51,7 @@ pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
     loop {
         // Read before the token is taken: a logout from here on keeps this fetch out of the cache.
         let logouts = slot.logouts();
-        let token = match slot.token(Want::Token, wait, &agent.stopping()).await {
+        let token = match slot.token(want, wait, &agent.stopping()).await {
             Ok(token) => token,
             Err(NotReady::LoginPending(pending)) => return Response::LoginPending(pending).into(),
             Err(NotReady::Failed(message)) => return error(ErrorKind::Login, message),

@@ -41,7 +41,29 @@ pub enum Want {
     Renew,
     /// The person asked to log in again (`login --force`, "Log in now"), token valid or not.
     Relogin,
+    /// A request that must not start a login (the container-credentials endpoint: its callers
+    /// are tools nobody watches, and a grant may be ending with a logout): refresh first, and
+    /// fail when only a login helps.
+    TokenWithoutLogin,
 }
+
+impl Want {
+    /// What the caller wants once the flight its step started has ended.
+    pub fn after_flight(self) -> Want {
+        match self {
+            Want::TokenWithoutLogin => Want::TokenWithoutLogin,
+            _ => Want::Token,
+        }
+    }
+
+    /// Whether a flight's token is the caller's answer.
+    pub fn takes_token(self) -> bool {
+        matches!(self, Want::Token | Want::TokenWithoutLogin)
+    }
+}
+
+/// The failure of a `TokenWithoutLogin` that only a login would help.
+pub const LOGIN_NOT_STARTED: &str = "the session needs a login, which a request on the container-credentials endpoint does not start";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -107,7 +129,11 @@ impl Lifecycle {
     fn decide(&self, want: Want, now: SystemTime) -> Step {
         match (self.phase(), want) {
             (Phase::LoggingIn, Want::Renew) => return Step::Wait(refresh::MAX_SLEEP),
-            (Phase::LoggingIn, _) => return Step::Join { then: Want::Token },
+            (Phase::LoggingIn, want) => {
+                return Step::Join {
+                    then: want.after_flight(),
+                }
+            }
             (Phase::Refreshing, Want::Renew) => return Step::Wait(refresh::MAX_SLEEP),
             (Phase::Refreshing, want) => return Step::Join { then: want },
             (Phase::Idle, _) => {}
@@ -122,8 +148,8 @@ impl Lifecycle {
                     RefreshDecision::CannotRefresh { .. } => Step::Wait(refresh::MAX_SLEEP),
                 },
             },
-            Want::Token if self.valid_at(now) => Step::Serve,
-            Want::Token => match self.token {
+            Want::Token | Want::TokenWithoutLogin if self.valid_at(now) => Step::Serve,
+            Want::Token | Want::TokenWithoutLogin => match self.token {
                 Some(token) if token.refreshable => match self.backoff_left(now) {
                     None => Step::Refresh,
                     Some(left) => Step::Fail(format!(
@@ -132,6 +158,7 @@ impl Lifecycle {
                         left.as_secs().max(1)
                     )),
                 },
+                _ if want == Want::TokenWithoutLogin => Step::Fail(LOGIN_NOT_STARTED.to_string()),
                 _ => Step::Login,
             },
         }
@@ -259,6 +286,37 @@ mod tests {
         life.login_ended(token(t0() + 480 * MINUTE, true));
         assert_eq!(life.step(Want::Token, t0()), Step::Serve);
         assert_eq!(life.refresh_error(), None);
+    }
+
+    #[test]
+    fn a_request_that_may_not_log_in_refreshes_or_fails_and_never_starts_one() {
+        let mut life = Lifecycle::new(token(t0() - MINUTE, true));
+        assert_eq!(life.step(Want::TokenWithoutLogin, t0()), Step::Refresh);
+        assert_eq!(
+            life.step(Want::TokenWithoutLogin, t0()),
+            Step::Join {
+                then: Want::TokenWithoutLogin
+            }
+        );
+        life.refresh_rejected("InvalidGrantException".into());
+        assert_eq!(
+            life.step(Want::TokenWithoutLogin, t0()),
+            Step::Fail(LOGIN_NOT_STARTED.into())
+        );
+        assert_eq!(life.phase(), Phase::Idle, "no login was started");
+        // A login someone else started is joined, and what follows still starts none.
+        assert_eq!(life.step(Want::Token, t0()), Step::Login);
+        assert_eq!(
+            life.step(Want::TokenWithoutLogin, t0()),
+            Step::Join {
+                then: Want::TokenWithoutLogin
+            }
+        );
+        let mut empty = Lifecycle::new(None);
+        assert_eq!(
+            empty.step(Want::TokenWithoutLogin, t0()),
+            Step::Fail(LOGIN_NOT_STARTED.into())
+        );
     }
 
     #[test]

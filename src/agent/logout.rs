@@ -36,6 +36,15 @@ pub async fn handle(
             )
         }
     };
+    // The grants go first: a request on one must not start a login for a session being left.
+    let names: Vec<String> = slots.iter().map(|slot| slot.config.name.clone()).collect();
+    let ended = super::container::revoke_sessions(agent, &names);
+    if ended > 0 {
+        tracing::info!(
+            "logout ended {ended} container-credentials grant(s) of {}",
+            names.join(", ")
+        );
+    }
     let mut sessions = Vec::new();
     let mut unsaved = Vec::new();
     for slot in slots {

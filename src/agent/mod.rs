@@ -29,22 +29,21 @@ use tokio::sync::watch;
 
 /// What a request gets back: a message, or credentials already encoded.
 pub enum Reply {
-    /// Boxed: a `Status` is large, and most replies are the pre-encoded credentials.
-    Message(Box<Response>),
+    Message(Response),
     Encoded(Arc<CachedCredentials>),
 }
 
 impl From<Response> for Reply {
     fn from(response: Response) -> Self {
-        Reply::Message(Box::new(response))
+        Reply::Message(response)
     }
 }
 
 pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
-    Reply::Message(Box::new(Response::Error {
+    Reply::Message(Response::Error {
         kind,
         message: message.into(),
-    }))
+    })
 }
 
 #[derive(Clone)]
@@ -368,8 +367,12 @@ impl Agent {
         self.handle_from(request, None).await
     }
 
-    /// `handle`, for a caller whose pid the connection told (a grant may be tied to it).
-    pub async fn handle_from(self: &Arc<Self>, request: Request, caller_pid: Option<u32>) -> Reply {
+    /// `handle`, for a caller on a connection (a grant may be tied to its process).
+    pub async fn handle_from(
+        self: &Arc<Self>,
+        request: Request,
+        caller: Option<container::Caller<'_>>,
+    ) -> Reply {
         match request {
             Request::Credentials { profile, wait } => {
                 credentials::handle(self, &profile, wait).await
@@ -392,13 +395,36 @@ impl Agent {
                 profile,
                 ttl_seconds,
                 for_caller,
-            } => container::grant(self, &profile, ttl_seconds, for_caller, caller_pid).await,
+            } => container::grant(self, &profile, ttl_seconds, for_caller, caller).await,
+            Request::ContainerRevoke { profile } => container::revoke(self, &profile).await,
             Request::LicenseImport {
                 profile,
                 token,
                 source_profile,
             } => license::import(self, &profile, token, source_profile).await,
             Request::LicenseForget { profile } => license::forget(self, &profile).await,
+            Request::Profile { profile } => self.profile_info(&profile).await,
+        }
+    }
+
+    /// `Request::Profile`: the profile's region and what `[default]` holds, from the index.
+    async fn profile_info(&self, name: &str) -> Reply {
+        let index = match self.config.current().await {
+            Ok(index) => index,
+            Err(err) => return error(ErrorKind::Config, err.to_string()),
+        };
+        // A License Manager profile's `region` is its license's home Region.
+        let region = match index.license_profile(name) {
+            Some(license) => license.map(|license| Some(license.profile.region.clone())),
+            None => index.profile(name).map(|profile| profile.region),
+        };
+        match region {
+            Ok(region) => Response::Profile(crate::protocol::ProfileInfo {
+                region,
+                default_source: index.default_profile_source().map(str::to_string),
+            })
+            .into(),
+            Err(err) => error(ErrorKind::Config, err.to_string()),
         }
     }
 

@@ -7,6 +7,7 @@ use super::{Agent, Reply};
 use crate::protocol::{self, decode_envelope, ErrorKind, FrameError, Request, Response};
 use idle::{IdleConnections, IdleHandle};
 use std::future::Future;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -171,10 +172,16 @@ impl Connection {
                     Ok(()) if envelope.body == Request::Stop => {
                         (self.agent.handle(Request::Stop).await, true)
                     }
-                    Ok(()) => (
-                        self.agent.handle_from(envelope.body, caller_pid).await,
-                        false,
-                    ),
+                    Ok(()) => {
+                        let caller = super::container::Caller {
+                            pid: caller_pid,
+                            socket: stream.get_ref().as_fd(),
+                        };
+                        (
+                            self.agent.handle_from(envelope.body, Some(caller)).await,
+                            false,
+                        )
+                    }
                 },
                 Err(message) => (error_reply(message), false),
             };
@@ -200,10 +207,10 @@ impl Connection {
 }
 
 fn error_reply(message: String) -> Reply {
-    Reply::Message(Box::new(Response::Error {
+    Reply::Message(Response::Error {
         kind: ErrorKind::BadRequest,
         message,
-    }))
+    })
 }
 
 /// Reads one frame. The payload buffer grows with the bytes that arrive, not with the length

@@ -192,13 +192,13 @@ impl SessionSlot {
                 Step::Refresh | Step::Login | Step::Join { .. } => {
                     let then = match step {
                         Step::Join { then } => then,
-                        _ => Want::Token,
+                        _ => want.after_flight(),
                     };
                     let Some(flight) = flight else { continue };
                     // The flight's own token is the answer: deciding again could join the
                     // next flight (a refresh right after a login) and wait on it for nothing.
                     match follow(flight, wait).await? {
-                        Ended::Token(token) if then == Want::Token => return Ok(token),
+                        Ended::Token(token) if then.takes_token() => return Ok(token),
                         Ended::Failed(message) => return Err(NotReady::Failed(message)),
                         Ended::Token(_) | Ended::Again => want = then,
                     }

@@ -54,7 +54,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
             expiration: rfc3339(expiration),
         })
         .collect();
-    Response::Status(Status {
+    Response::Status(Box::new(Status {
         pid: std::process::id(),
         store: agent.store.kind().name().to_string(),
         store_durability: agent.store.kind().durability().to_string(),
@@ -70,7 +70,8 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
             .map(|err| err.to_string()),
         container_endpoint: super::container::endpoint_url(agent).await,
         container_grants: super::container::live_grants(agent),
+        config_file: agent.config.path().to_string(),
         licenses: super::license::statuses(agent).await,
-    })
+    }))
     .into()
 }

@@ -2,8 +2,10 @@
 //! `export` and `ecs-env`: which variables are set, and which are removed because the SDKs
 //! would prefer them (a profile name, or another source) over the ones given.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
 use sso_agent::protocol::{ContainerGrant, Credentials};
+use sso_agent::protocol::{Request, Response};
 use zeroize::Zeroizing;
 
 /// Set for a command run by `exec`, so a nested `exec` knows it is nested.
@@ -27,6 +29,15 @@ const OTHER_SOURCES: [&str; 9] = [
     "AWS_ROLE_ARN",
 ];
 
+/// A container-credentials grant: with the keys given, an inherited one (an `ecs-env` in this
+/// shell) must not reach the command, which should neither use it nor see its token.
+const CONTAINER_GRANT: [&str; 4] = [
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
+
 /// Variables to set (values may be secret) and to remove, in order.
 #[derive(Default)]
 pub struct AwsEnvironment {
@@ -46,6 +57,7 @@ impl AwsEnvironment {
         env.put("AWS_SESSION_TOKEN", &credentials.session_token);
         env.put("AWS_CREDENTIAL_EXPIRATION", &credentials.expiration);
         env.unset.push("AWS_SECURITY_TOKEN");
+        env.unset.extend(CONTAINER_GRANT);
         env.region(region);
         env
     }
@@ -78,14 +90,44 @@ impl AwsEnvironment {
     }
 }
 
-/// The profile's `region`, read from the config file the agent is asked about.
+/// The profile's `region`, as the agent read it from the config file.
 pub fn profile_region(profile: &str) -> Result<Option<String>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .context("starting a runtime to read the config")?;
-    let config = runtime.block_on(sso_agent::config::AwsConfig::load())?;
-    if let Some(license) = config.license_profile(profile)? {
-        return Ok(Some(license.region));
+    Ok(served_profile(profile, false)?.0)
+}
+
+/// The profile's `region` (asked of the agent, which has the config parsed, starting it if
+/// need be), and with `for_endpoint` a warning when `[default]` would win over a
+/// container-credentials grant.
+pub fn served_profile(
+    profile: &str,
+    for_endpoint: bool,
+) -> Result<(Option<String>, Option<String>)> {
+    let mut client = AgentClient::connect()?;
+    let request = Request::Profile {
+        profile: profile.to_string(),
+    };
+    let info = match client.request(request, REQUEST_TIMEOUT)? {
+        Response::Profile(info) => info,
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
+    };
+    if !for_endpoint {
+        return Ok((info.region, None));
     }
-    Ok(config.profile(profile)?.region)
+    let shadowing = match &info.default_source {
+        Some(key) => Some(format!(
+            "[default] in {} has `{key}`",
+            sso_agent::config::config_file_path(&aws_types::os_shim_internal::Env::real())
+        )),
+        None => tokio::runtime::Builder::new_current_thread()
+            .build()
+            .context("starting a runtime to read the credentials file")?
+            .block_on(sso_agent::config::default_credentials_file_keys())
+            .map(|file| format!("[default] in {file} has keys")),
+    };
+    let warning = shadowing.map(|found| {
+        format!(
+            "sso-agent: warning: {found}, and the SDKs take the default profile before the container endpoint: tools will use it, not profile {profile}. Move it to a named profile, or use `exec` without --ecs"
+        )
+    });
+    Ok((info.region, warning))
 }

@@ -1,7 +1,7 @@
 //! `sso-agent completions SHELL` and `sso-agent man`: generated from the same clap definition
 //! as the parser (clap_complete, clap_mangen), so they never disagree with it. Bash also
-//! completes `--profile` with the config file's SSO profiles, through the hidden
-//! `sso-agent profile-names`.
+//! completes `--profile` with the config file's SSO profiles and `--sso-session` with its
+//! sessions, through the hidden `sso-agent profile-names [--sessions]`.
 
 use anyhow::{Context, Result};
 use clap::Command;
@@ -21,31 +21,33 @@ pub fn completions(shell: Shell, mut command: Command) -> Result<()> {
         // loop sets `sso__agent__…` for a binary name with a hyphen, so no subcommand's options
         // would ever complete; the loop's spelling is made the only one.
         script = script.replace("sso__subcmd__agent__", "sso__agent__");
-        script = complete_profiles_in_bash(&script);
+        script = complete_names_in_bash(&script);
     }
     std::io::stdout().write_all(script.as_bytes())?;
     Ok(())
 }
 
 /// clap_complete's bash script completes every option's value as a file name; for `--profile`
-/// it completes the profile names instead.
-fn complete_profiles_in_bash(script: &str) -> String {
+/// it completes the profile names instead, and for `--sso-session` the session names.
+fn complete_names_in_bash(script: &str) -> String {
     let mut out = String::with_capacity(script.len());
-    let mut in_profile_case = false;
+    let mut names_of: Option<&str> = None;
     for line in script.lines() {
         let trimmed = line.trim_start();
         if trimmed == "--profile)" {
-            in_profile_case = true;
-        } else if in_profile_case && trimmed.starts_with("COMPREPLY=") {
+            names_of = Some("");
+        } else if trimmed == "--sso-session)" {
+            names_of = Some(" --sessions");
+        } else if let (Some(flag), true) = (names_of, trimmed.starts_with("COMPREPLY=")) {
             let indent = &line[..line.len() - trimmed.len()];
             out.push_str(indent);
             out.push_str(&format!(
-                "COMPREPLY=($(compgen -W \"$(sso-agent {PROFILE_NAMES} 2>/dev/null)\" -- \"${{cur}}\"))\n"
+                "COMPREPLY=($(compgen -W \"$(sso-agent {PROFILE_NAMES}{flag} 2>/dev/null)\" -- \"${{cur}}\"))\n"
             ));
-            in_profile_case = false;
+            names_of = None;
             continue;
         } else if trimmed == ";;" {
-            in_profile_case = false;
+            names_of = None;
         }
         out.push_str(line);
         out.push('\n');
@@ -53,12 +55,22 @@ fn complete_profiles_in_bash(script: &str) -> String {
     out
 }
 
-/// `sso-agent profile-names`: one served profile per line (nothing when the config is unreadable).
-pub fn profile_names() -> Result<()> {
+/// `sso-agent profile-names [--sessions]`: one served profile (or sso-session) per line, nothing
+/// when the config is unreadable.
+pub fn profile_names(sessions: bool) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     if let Ok(config) = runtime.block_on(sso_agent::config::AwsConfig::load()) {
+        let names = if sessions {
+            config
+                .session_names()
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        } else {
+            config.served_profiles()
+        };
         let mut stdout = std::io::stdout().lock();
-        for name in config.served_profiles() {
+        for name in names {
             writeln!(stdout, "{name}")?;
         }
     }

@@ -3,7 +3,7 @@
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`), for tools and containers that should keep asking for
 //! fresh credentials rather than hold one set.
 
-use super::aws_env::{profile_region, AwsEnvironment};
+use super::aws_env::{served_profile, AwsEnvironment};
 use super::export::{shell_lines, write_secret};
 use super::shell::Shell;
 use anyhow::{bail, Result};
@@ -12,7 +12,10 @@ use sso_agent::protocol::{Request, Response};
 use std::time::Duration;
 
 pub fn run(profile: &str, ttl: Duration, shell: Shell) -> Result<()> {
-    let region = profile_region(profile)?;
+    let (region, shadowed) = served_profile(profile, true)?;
+    if let Some(warning) = shadowed {
+        eprintln!("{warning}");
+    }
     // Logged in now, with the prompt visible, rather than at the tool's first request.
     drop(sso_agent::credential_process::fetch(profile)?);
     let mut client = AgentClient::connect()?;
@@ -30,6 +33,24 @@ pub fn run(profile: &str, ttl: Duration, shell: Shell) -> Result<()> {
         text.push_str(&format!("# this grant ends at {expires_at}\n"));
     }
     write_secret(&text)
+}
+
+/// `--revoke`: ends the profile's `ecs-env` grants; a tool still holding one gets 403 from then on.
+pub fn revoke(profile: &str) -> Result<()> {
+    let Some(mut client) = AgentClient::connect_existing(&sso_agent::paths::socket_path())? else {
+        println!("No agent is running, so no grant is live.");
+        return Ok(());
+    };
+    let request = Request::ContainerRevoke {
+        profile: profile.to_string(),
+    };
+    match client.request(request, REQUEST_TIMEOUT)? {
+        Response::ContainerRevoked { ended } => {
+            println!("Ended {ended} ecs-env grant(s) for profile {profile}.");
+            Ok(())
+        }
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
+    }
 }
 
 /// `--ttl`: a whole number with its unit, `s`, `m`, `h` or `d` (a bare `8` could mean hours as

@@ -6,7 +6,7 @@
 //! exit status are COMMAND's own, and with `--ecs` the grant, tied to this pid, ends exactly when
 //! COMMAND exits.
 
-use super::aws_env::{profile_region, AwsEnvironment, PROFILE_VAR};
+use super::aws_env::{served_profile, AwsEnvironment, PROFILE_VAR};
 use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
 use sso_agent::protocol::{Request, Response};
@@ -24,7 +24,10 @@ pub fn run(profile: &str, ecs: bool, command: &[OsString]) -> Result<()> {
     let Some((program, args)) = command.split_first() else {
         bail!("name the command to run: sso-agent exec --profile {profile} -- COMMAND [ARGS…]");
     };
-    let region = profile_region(profile)?;
+    let (region, shadowed) = served_profile(profile, ecs)?;
+    if let Some(warning) = shadowed {
+        eprintln!("{warning}");
+    }
     // A login the session needs happens now, before COMMAND starts, with the prompt visible.
     let credentials = sso_agent::credential_process::fetch(profile)?;
     let environment = if ecs {

@@ -24,6 +24,9 @@ pub enum Format {
 }
 
 pub fn run(profile: &str, format: Format) -> Result<()> {
+    if format == Format::Ini {
+        check_section_name(profile)?;
+    }
     let region = profile_region(profile)?;
     let credentials = sso_agent::credential_process::fetch(profile)?;
     let text = match format {
@@ -50,6 +53,17 @@ pub fn run(profile: &str, format: Format) -> Result<()> {
     write_secret(&text)
 }
 
+/// A name that would end the `[P]` header early or start another line would make a credentials
+/// file that means something else than it says.
+fn check_section_name(profile: &str) -> Result<()> {
+    if profile.contains(['[', ']', '\n', '\r']) || profile.trim() != profile {
+        anyhow::bail!(
+            "profile {profile:?} cannot be a [section] of a credentials file (it has brackets, a line break or spaces at an end); use --format json or env"
+        );
+    }
+    Ok(())
+}
+
 /// The lines that make `environment` in `shell`.
 pub fn shell_lines(shell: Shell, environment: &AwsEnvironment) -> Zeroizing<String> {
     let mut text = Zeroizing::new(String::new());
@@ -70,7 +84,13 @@ pub fn write_secret(text: &str) -> Result<()> {
     if stdout.is_terminal() {
         eprintln!("sso-agent: warning: these are live credentials, shown on your terminal; use eval \"$(sso-agent …)\" or redirect them to a file");
     }
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => anyhow::bail!(
+            "the output was closed before the credentials were written (the command reading them exited first)"
+        ),
+        other => Ok(other?),
+    }
 }

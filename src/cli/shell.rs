@@ -18,7 +18,7 @@ impl Shell {
         match self {
             Shell::Env => format!("export {name}={}", posix_quote(value)),
             Shell::Fish => format!("set -gx {name} {}", fish_quote(value)),
-            Shell::Powershell => format!("$Env:{name} = '{}'", value.replace('\'', "''")),
+            Shell::Powershell => format!("$Env:{name} = {}", powershell_quote(value)),
         }
     }
 
@@ -43,6 +43,21 @@ fn fish_quote(value: &str) -> String {
     format!("'{}'", value.replace('\\', r"\\").replace('\'', r"\'"))
 }
 
+/// PowerShell ends a single-quoted string at `'` and also at the typographic quotes
+/// U+2018–U+201B; each is escaped by doubling it.
+fn powershell_quote(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('\'');
+    for c in value.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            quoted.push(c);
+        }
+        quoted.push(c);
+    }
+    quoted.push('\'');
+    quoted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +78,10 @@ mod tests {
     fn fish_and_powershell_quote_their_own_way() {
         assert_eq!(Shell::Fish.set("A", r"x'\y"), r"set -gx A 'x\'\\y'");
         assert_eq!(Shell::Powershell.set("A", "x'y"), "$Env:A = 'x''y'");
+        assert_eq!(
+            Shell::Powershell.set("A", "a\u{2018}b\u{2019}c\u{201A}d\u{201B}e"),
+            "$Env:A = 'a\u{2018}\u{2018}b\u{2019}\u{2019}c\u{201A}\u{201A}d\u{201B}\u{201B}e'"
+        );
         assert_eq!(Shell::Env.unset("A"), "unset A");
     }
 }

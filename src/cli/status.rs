@@ -15,8 +15,8 @@ pub fn run(json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "agent pid {}; tokens in the {} store ({})",
-        status.pid, status.store, status.store_durability
+        "agent pid {}; tokens in the {} store ({}); config {}",
+        status.pid, status.store, status.store_durability, status.config_file
     );
     for passed in &status.store_passed_over {
         println!("  passed over: {passed}");
@@ -93,8 +93,16 @@ pub fn run(json: bool) -> Result<()> {
     if let Some(endpoint) = &status.container_endpoint {
         println!(
             "container-credentials endpoint {endpoint}: {} live grant(s)",
-            status.container_grants
+            status.container_grants.len()
         );
+    }
+    for grant in &status.container_grants {
+        let ends = match (&grant.ends_at, grant.pid) {
+            (Some(at), _) => format!("until {at} (ecs-env)"),
+            (None, Some(pid)) => format!("while pid {pid} runs (exec --ecs)"),
+            (None, None) => "until the agent stops".to_string(),
+        };
+        println!("  grant for profile {}: {ends}", grant.profile);
     }
     Ok(())
 }

@@ -15,8 +15,8 @@ pub fn run() -> Result<()> {
         println!("No agent is running on {}.", socket.display());
         return Ok(());
     };
-    let pid = match client.request(Request::Stop, REQUEST_TIMEOUT)? {
-        Response::Status(status) => status.pid,
+    let (pid, grants) = match client.request(Request::Stop, REQUEST_TIMEOUT)? {
+        Response::Status(status) => (status.pid, status.container_grants),
         other => bail!("unexpected answer from the agent: {}", other.kind()),
     };
     drop(client);
@@ -31,6 +31,17 @@ pub fn run() -> Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     println!("Stopped the agent (pid {pid}) on {}.", socket.display());
+    if !grants.is_empty() {
+        let mut profiles: Vec<&str> = grants.iter().map(|grant| grant.profile.as_str()).collect();
+        profiles.dedup();
+        // Their URL names a loopback port that is free now: whoever binds it next would be
+        // asked for credentials by those tools, so they must not keep running on it.
+        eprintln!(
+            "sso-agent: {} container-credentials grant(s) ended with it (profile {}): restart the `exec --ecs` commands and re-run `ecs-env` for the tools that used them, so none keeps asking the old port",
+            grants.len(),
+            profiles.join(", ")
+        );
+    }
     Ok(())
 }
 

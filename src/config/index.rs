@@ -22,6 +22,8 @@ pub struct ConfigIndex {
     pub(super) ignored: Vec<IgnoredSection>,
     /// The License Manager profiles (and the profiles that fail as one), by name.
     pub(super) licenses: HashMap<String, Result<LicenseEntry, ConfigError>>,
+    /// `AwsConfig::default_profile_source`, kept for `Request::Profile`.
+    pub(super) default_source: Option<&'static str>,
 }
 
 /// A License Manager profile and its role cache key, shared like an SSO profile's.
@@ -107,6 +109,7 @@ impl AwsConfig {
             profiles,
             ignored: self.ignored.clone(),
             licenses,
+            default_source: self.default_profile_source(),
         }
     }
 }
@@ -114,6 +117,11 @@ impl AwsConfig {
 impl ConfigIndex {
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// The key that makes `[default]` a credentials source, if it has one.
+    pub fn default_profile_source(&self) -> Option<&'static str> {
+        self.default_source
     }
 
     /// The `[sso-session NAME]`, or the legacy session a start URL names.
@@ -132,6 +140,7 @@ impl ConfigIndex {
                 &self.ignored,
                 SectionKind::SsoSession,
                 name,
+                self.sessions.keys().map(String::as_str),
             )),
         }
     }
@@ -242,6 +251,7 @@ impl ConfigIndex {
                 &self.ignored,
                 SectionKind::Profile,
                 name,
+                self.profiles.keys().map(String::as_str),
             )),
         }
     }

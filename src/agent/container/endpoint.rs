@@ -5,6 +5,7 @@
 //! well-kept parser, already linked for the SDK's client); this module only routes and refuses.
 
 use super::grants::Refusal;
+use crate::agent::lifecycle::Want;
 use crate::agent::{credentials, Agent, Reply};
 use crate::protocol::{ErrorKind, Response as AgentResponse};
 use http_body_util::Full;
@@ -18,8 +19,11 @@ use tokio::sync::Semaphore;
 
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 256;
-/// A request's head must arrive within this.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's head must arrive within this: the SDKs send theirs at once, and a client that
+/// trickles bytes should not hold one of the connection slots for long. hyper also applies it
+/// to an idle kept-alive connection waiting for its next request, which the SDKs' pools handle
+/// by reconnecting.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(3);
 /// No connection is kept longer than this, however busy (SDK pools reconnect).
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// hyper's smallest read buffer: a request head larger than this is refused.
@@ -50,7 +54,13 @@ pub async fn serve(listener: TcpListener, agent: Arc<Agent>) {
             let _permit = permit;
             let service = hyper::service::service_fn(move |request| {
                 let agent = agent.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&agent, request).await) }
+                async move {
+                    let response = match refuse_foreign(&request) {
+                        Some(refused) => refused,
+                        None => answer(&agent, request).await,
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -59,6 +69,46 @@ pub async fn serve(listener: TcpListener, agent: Arc<Agent>) {
                 .serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
         });
+    }
+}
+
+/// Refuses what only a web page would send: a `Host` that is not this endpoint's (a DNS-rebinding
+/// page reaches 127.0.0.1 under its own name) or an `Origin` (browsers add it to cross-origin
+/// requests; the SDKs never do). Bearer tokens already keep such a page out; this keeps it from
+/// even trying. Only the host name is compared: clients leave out a default port (`:80` with
+/// `SSO_AGENT_ECS_LISTEN=127.0.0.1:80`), and the name is what rebinding changes.
+fn refuse_foreign(request: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .map(host_name);
+    if !matches!(host, Some(name) if name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
+    {
+        return Some(refusal(
+            StatusCode::MISDIRECTED_REQUEST,
+            "MisdirectedRequest",
+            "this endpoint answers requests for 127.0.0.1 only: use the URL `sso-agent ecs-env` prints",
+        ));
+    }
+    if request.headers().contains_key(header::ORIGIN) {
+        return Some(refusal(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "requests from web pages are refused",
+        ));
+    }
+    None
+}
+
+/// `127.0.0.1` of `127.0.0.1:8080`; a bracketed IPv6 literal keeps its brackets.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
     }
 }
 
@@ -81,29 +131,21 @@ async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full
         .headers()
         .get(header::AUTHORIZATION)
         .map(|value| value.as_bytes());
-    match agent.container.grants.check(&profile, presented) {
-        Ok(()) => {}
-        Err(Refusal::Missing) => {
-            return refusal(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN as `sso-agent ecs-env` prints it",
-            )
-        }
-        Err(Refusal::Wrong) => {
-            tracing::warn!(%profile, "container endpoint: refused a request with a wrong or ended grant");
-            return refusal(
-                StatusCode::FORBIDDEN,
-                "Forbidden",
-                "this token grants no access to this profile (it may have ended); get a new one with `sso-agent ecs-env`",
-            );
-        }
+    if let Some(refused) = refuse_grant(agent, &profile, presented) {
+        return refused;
     }
     let account_id = match agent.config.served_role(&profile).await {
         Ok(role) => role.account_id.clone(),
         Err(err) => return refusal(StatusCode::NOT_FOUND, "ProfileNotFound", &err.to_string()),
     };
-    match credentials::handle(agent, &profile, false).await {
+    // Never a login from here: nobody watches these callers, and a grant may be ending with a
+    // logout of this very session (a refresh is fine).
+    let reply = credentials::handle_wanting(agent, &profile, false, Want::TokenWithoutLogin).await;
+    // Checked again: a revocation or logout while the credentials were fetched wins.
+    if let Some(refused) = refuse_grant(agent, &profile, presented) {
+        return refused;
+    }
+    match reply {
         Reply::Encoded(cached) => match cached.container_body(&account_id) {
             Some(body) => Response::builder()
                 .status(StatusCode::OK)
@@ -116,26 +158,54 @@ async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full
                 "the cached credentials could not be read; restart the agent",
             ),
         },
-        Reply::Message(message) => match *message {
-            AgentResponse::LoginPending(pending) => refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "LoginNeeded",
-                &crate::credential_process::login_prompt(&pending),
-            ),
-            AgentResponse::Error { kind, message } => {
-                let (status, code) = match kind {
-                    ErrorKind::Config => (StatusCode::NOT_FOUND, "ProfileNotFound"),
-                    ErrorKind::Login => (StatusCode::SERVICE_UNAVAILABLE, "LoginNeeded"),
-                    _ => (StatusCode::BAD_GATEWAY, "Upstream"),
-                };
-                refusal(status, code, &message)
-            }
-            other => refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal",
-                &format!("unexpected answer {}", other.kind()),
-            ),
-        },
+        Reply::Message(AgentResponse::LoginPending(pending)) => refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "LoginNeeded",
+            &crate::credential_process::login_prompt(&pending),
+        ),
+        Reply::Message(AgentResponse::Error { kind, message }) => {
+            let (status, code, message) = match kind {
+                ErrorKind::Config => (StatusCode::NOT_FOUND, "ProfileNotFound", message),
+                ErrorKind::Login => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "LoginNeeded",
+                    format!("{message}: run `sso-agent login --profile {profile}`, then retry"),
+                ),
+                _ => (StatusCode::BAD_GATEWAY, "Upstream", message),
+            };
+            refusal(status, code, &message)
+        }
+        Reply::Message(other) => refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal",
+            &format!("unexpected answer {}", other.kind()),
+        ),
+    }
+}
+
+/// The refusal for a request the grants do not let through, if it is one.
+fn refuse_grant(
+    agent: &Agent,
+    profile: &str,
+    presented: Option<&[u8]>,
+) -> Option<Response<Full<Bytes>>> {
+    match agent.container.grants.check(profile, presented) {
+        Ok(()) => None,
+        Err(Refusal::Missing) => Some(refusal(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN as `sso-agent ecs-env` prints it",
+        )),
+        Err(Refusal::Wrong) => {
+            // Debug-escaped and cut short: the name is whatever the request said.
+            let asked: String = profile.chars().take(128).collect();
+            tracing::warn!(profile = ?asked, "container endpoint: refused a request with a wrong or ended grant");
+            Some(refusal(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "this token grants no access to this profile (it may have ended); get a new one with `sso-agent ecs-env`",
+            ))
+        }
     }
 }
 
@@ -171,6 +241,17 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_name_is_the_host_without_its_port() {
+        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_name("LOCALHOST:1"), "LOCALHOST");
+        assert_eq!(host_name("[::1]:80"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("evil.example:80"), "evil.example");
+        assert_eq!(host_name("127.0.0.1:x"), "127.0.0.1:x");
+    }
 
     #[test]
     fn a_profile_path_round_trips_any_name() {

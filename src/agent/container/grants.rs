@@ -1,15 +1,25 @@
 //! Who may read which profile on the container-credentials endpoint: one random bearer token per
-//! grant, each for one profile, ending at a time or with a process. Tokens are compared in
-//! constant time and never leave this module except to the caller that asked for the grant.
+//! grant, each for one profile, ending at a time, with a process, or when revoked (`ecs-env
+//! --revoke`, a logout of its session).
+//!
+//! Grants are kept by the SHA-256 of their token, so a request costs one hash and one map
+//! lookup however many grants are live. The lookup's timing can tell only how much of a digest
+//! matched, which says nothing about a token (that would take a preimage). Tokens themselves
+//! never leave this module except to the caller that asked for the grant.
 
 use super::process::ProcessWatch;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Grants alive at once; a new one past this is refused (each `exec --ecs` holds one).
 pub const MAX_GRANTS: usize = 4096;
+/// Timed grants (`ecs-env`) alive at once for one profile. They last up to 7 days and end only
+/// at their time or by revocation, so a script that asks in a loop would otherwise fill the
+/// table for days; a process grant ends with its process.
+pub const MAX_TIMED_PER_PROFILE: usize = 64;
 /// 32 random bytes, hex: 256 bits an attacker on the loopback cannot guess.
 const TOKEN_BYTES: usize = 32;
 
@@ -29,8 +39,16 @@ impl Ends {
 
 struct Grant {
     profile: String,
-    token: Zeroizing<String>,
+    /// The sso-session the profile used when granted: its logout ends the grant.
+    session: String,
     ends: Ends,
+}
+
+/// A live grant as `status` shows it: never its token.
+pub struct GrantView {
+    pub profile: String,
+    pub ends_at: Option<SystemTime>,
+    pub pid: Option<u32>,
 }
 
 /// Why a request was not let through.
@@ -42,65 +60,129 @@ pub enum Refusal {
     Wrong,
 }
 
+type TokenDigest = [u8; 32];
+
 #[derive(Default)]
 pub struct Grants {
-    live: Mutex<Vec<Grant>>,
+    live: Mutex<HashMap<TokenDigest, Grant>>,
 }
 
 impl Grants {
-    /// A new grant for `profile`; its token. Ended grants are dropped first.
-    pub fn issue(&self, profile: &str, ends: Ends) -> Result<Zeroizing<String>, String> {
+    /// A new grant for `profile` of `session`; its token.
+    pub fn issue(
+        &self,
+        profile: &str,
+        session: &str,
+        ends: Ends,
+    ) -> Result<Zeroizing<String>, String> {
         let token = new_token()?;
         let mut live = self.lock();
-        let now = SystemTime::now();
-        live.retain(|grant| !grant.ends.has_ended(now));
+        let timed = matches!(ends, Ends::At(_));
+        let full = |live: &HashMap<TokenDigest, Grant>| {
+            live.len() >= MAX_GRANTS || (timed && timed_for(live, profile) >= MAX_TIMED_PER_PROFILE)
+        };
+        if full(&live) {
+            sweep(&mut live, SystemTime::now());
+        }
         if live.len() >= MAX_GRANTS {
             return Err(format!(
-                "{MAX_GRANTS} container-credentials grants are live; let some end (`exec --ecs` commands exit, `ecs-env` grants expire) or restart the agent"
+                "{MAX_GRANTS} container-credentials grants are live; let some end (`exec --ecs` commands exit, `ecs-env` grants expire), end them with `sso-agent ecs-env --profile P --revoke`, or restart the agent"
             ));
         }
-        live.push(Grant {
-            profile: profile.to_string(),
-            token: token.clone(),
-            ends,
-        });
+        if full(&live) {
+            return Err(format!(
+                "{MAX_TIMED_PER_PROFILE} `ecs-env` grants for profile {profile} are live; reuse one, or end them with `sso-agent ecs-env --profile {profile} --revoke`"
+            ));
+        }
+        live.insert(
+            digest(token.as_bytes()),
+            Grant {
+                profile: profile.to_string(),
+                session: session.to_string(),
+                ends,
+            },
+        );
         Ok(token)
     }
 
     /// Lets a request for `profile` with this `Authorization` value through, or says why not.
-    /// Every live grant's token is compared, each in constant time, so the time taken does not
-    /// tell how much of a guess was right.
     pub fn check(&self, profile: &str, presented: Option<&[u8]>) -> Result<(), Refusal> {
-        let presented = presented.ok_or(Refusal::Missing)?;
-        let now = SystemTime::now();
+        let key = digest(presented.ok_or(Refusal::Missing)?);
         let mut live = self.lock();
-        live.retain(|grant| !grant.ends.has_ended(now));
-        let matching = live
-            .iter()
-            .fold(None, |found, grant| {
-                let same: bool = grant.token.as_bytes().ct_eq(presented).into();
-                found.or(same.then_some(grant))
-            })
-            .ok_or(Refusal::Wrong)?;
-        if matching.profile != profile {
+        let grant = live.get(&key).ok_or(Refusal::Wrong)?;
+        if grant.ends.has_ended(SystemTime::now()) {
+            live.remove(&key);
+            return Err(Refusal::Wrong);
+        }
+        if grant.profile != profile {
             return Err(Refusal::Wrong);
         }
         Ok(())
     }
 
-    pub fn live(&self) -> usize {
-        let now = SystemTime::now();
-        self.lock()
-            .iter()
-            .filter(|grant| !grant.ends.has_ended(now))
-            .count()
+    /// Ends `profile`'s timed grants (a process grant ends with its command). How many ended.
+    pub fn revoke_timed(&self, profile: &str) -> usize {
+        self.revoke(|grant| grant.profile == profile && matches!(grant.ends, Ends::At(_)))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Grant>> {
+    /// Ends every grant made through these sessions (they were logged out of).
+    pub fn revoke_sessions(&self, sessions: &[String]) -> usize {
+        self.revoke(|grant| sessions.contains(&grant.session))
+    }
+
+    fn revoke(&self, ends_now: impl Fn(&Grant) -> bool) -> usize {
+        let mut live = self.lock();
+        let before = live.len();
+        live.retain(|_, grant| !ends_now(grant));
+        before - live.len()
+    }
+
+    /// Drops the grants that have ended (their process handles close with them).
+    pub fn sweep(&self) {
+        sweep(&mut self.lock(), SystemTime::now());
+    }
+
+    /// The live grants, for `status`, by profile.
+    pub fn views(&self) -> Vec<GrantView> {
+        let mut live = self.lock();
+        sweep(&mut live, SystemTime::now());
+        let mut views: Vec<GrantView> = live
+            .values()
+            .map(|grant| GrantView {
+                profile: grant.profile.clone(),
+                ends_at: match &grant.ends {
+                    Ends::At(at) => Some(*at),
+                    Ends::WithProcess(_) => None,
+                },
+                pid: match &grant.ends {
+                    Ends::At(_) => None,
+                    Ends::WithProcess(process) => Some(process.pid()),
+                },
+            })
+            .collect();
+        views.sort_by(|a, b| (&a.profile, a.ends_at, a.pid).cmp(&(&b.profile, b.ends_at, b.pid)));
+        views
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenDigest, Grant>> {
         self.live
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn sweep(live: &mut HashMap<TokenDigest, Grant>, now: SystemTime) {
+    live.retain(|_, grant| !grant.ends.has_ended(now));
+}
+
+fn timed_for(live: &HashMap<TokenDigest, Grant>, profile: &str) -> usize {
+    live.values()
+        .filter(|grant| grant.profile == profile && matches!(grant.ends, Ends::At(_)))
+        .count()
+}
+
+fn digest(token: &[u8]) -> TokenDigest {
+    Sha256::digest(token).into()
 }
 
 fn new_token() -> Result<Zeroizing<String>, String> {
@@ -127,8 +209,8 @@ mod tests {
     #[test]
     fn a_token_reads_its_own_profile_only() {
         let grants = Grants::default();
-        let a = grants.issue("a", in_an_hour()).unwrap();
-        let b = grants.issue("b", in_an_hour()).unwrap();
+        let a = grants.issue("a", "s", in_an_hour()).unwrap();
+        let b = grants.issue("b", "s", in_an_hour()).unwrap();
         assert_ne!(*a, *b);
         assert_eq!(a.len(), 64);
         assert_eq!(grants.check("a", Some(a.as_bytes())), Ok(()));
@@ -145,9 +227,56 @@ mod tests {
     fn an_ended_grant_lets_nothing_through_and_is_dropped() {
         let grants = Grants::default();
         let old = grants
-            .issue("a", Ends::At(SystemTime::now() - Duration::from_secs(1)))
+            .issue(
+                "a",
+                "s",
+                Ends::At(SystemTime::now() - Duration::from_secs(1)),
+            )
             .unwrap();
         assert_eq!(grants.check("a", Some(old.as_bytes())), Err(Refusal::Wrong));
-        assert_eq!(grants.live(), 0);
+        assert!(grants.views().is_empty());
+    }
+
+    #[test]
+    fn revoking_ends_a_profiles_or_a_sessions_grants_only() {
+        let grants = Grants::default();
+        let a1 = grants.issue("a", "one", in_an_hour()).unwrap();
+        let a2 = grants.issue("a", "one", in_an_hour()).unwrap();
+        let b = grants.issue("b", "two", in_an_hour()).unwrap();
+        assert_eq!(grants.revoke_timed("a"), 2);
+        assert_eq!(grants.check("a", Some(a1.as_bytes())), Err(Refusal::Wrong));
+        assert_eq!(grants.check("a", Some(a2.as_bytes())), Err(Refusal::Wrong));
+        assert_eq!(grants.check("b", Some(b.as_bytes())), Ok(()));
+        assert_eq!(grants.revoke_sessions(&["one".into()]), 0);
+        assert_eq!(grants.revoke_sessions(&["two".into()]), 1);
+        assert_eq!(grants.check("b", Some(b.as_bytes())), Err(Refusal::Wrong));
+    }
+
+    #[test]
+    fn timed_grants_are_capped_per_profile_until_one_ends() {
+        let grants = Grants::default();
+        for _ in 0..MAX_TIMED_PER_PROFILE {
+            grants.issue("a", "s", in_an_hour()).unwrap();
+        }
+        let refused = grants.issue("a", "s", in_an_hour()).unwrap_err();
+        assert!(refused.contains("--revoke"), "{refused}");
+        // Another profile is not held up by this one.
+        grants.issue("b", "s", in_an_hour()).unwrap();
+        assert_eq!(grants.revoke_timed("a"), MAX_TIMED_PER_PROFILE);
+        grants.issue("a", "s", in_an_hour()).unwrap();
+    }
+
+    #[test]
+    fn a_grant_that_ended_by_its_time_frees_its_place() {
+        let grants = Grants::default();
+        for _ in 1..MAX_TIMED_PER_PROFILE {
+            grants.issue("a", "s", in_an_hour()).unwrap();
+        }
+        let soon = SystemTime::now() + Duration::from_millis(50);
+        grants.issue("a", "s", Ends::At(soon)).unwrap();
+        assert!(grants.issue("a", "s", in_an_hour()).is_err(), "full");
+        std::thread::sleep(Duration::from_millis(60));
+        grants.issue("a", "s", in_an_hour()).unwrap();
+        assert_eq!(grants.views().len(), MAX_TIMED_PER_PROFILE);
     }
 }

@@ -7,8 +7,9 @@ mod grants;
 mod process;
 
 use super::Agent;
-use crate::protocol::{ContainerGrant, ErrorKind, Response};
+use crate::protocol::{ContainerGrant, ErrorKind, GrantStatus, Response};
 use grants::{Ends, Grants};
+pub use process::Caller;
 use process::ProcessWatch;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub const LISTEN_VAR: &str = "SSO_AGENT_ECS_LISTEN";
 pub const DEFAULT_TTL: Duration = Duration::from_secs(12 * 3600);
 /// And at most this long.
 pub const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Ended grants are dropped (and their process handles closed) this often, besides on use.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct ContainerEndpoint {
@@ -60,38 +63,53 @@ impl ContainerEndpoint {
             .map_err(|err| format!("the container-credentials endpoint: {err}"))?;
         tracing::info!("container-credentials endpoint listening on http://{address}");
         tokio::spawn(endpoint::serve(listener, agent.clone()));
+        tokio::spawn(sweep_ended(agent.clone()));
         *listening = Some(address);
         Ok(address)
     }
 }
 
+/// Drops ended grants now and then, so a grant nobody asks with again does not hold its
+/// process handle until the next request.
+async fn sweep_ended(agent: Arc<Agent>) {
+    let mut stop = agent.stopping();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(SWEEP_EVERY) => agent.container.grants.sweep(),
+            () = super::stopped(&mut stop) => return,
+        }
+    }
+}
+
 /// `Request::ContainerGrant`: a token for `profile`, ending after `ttl_seconds` or, with
-/// `for_caller`, when the calling process (`caller_pid`) exits.
+/// `for_caller`, when the calling process exits.
 pub async fn grant(
     agent: &Arc<Agent>,
     profile: &str,
     ttl_seconds: Option<u64>,
     for_caller: bool,
-    caller_pid: Option<u32>,
+    caller: Option<Caller<'_>>,
 ) -> super::Reply {
     let refuse = |kind, message: String| super::error(kind, message);
     // The profile must be one the agent serves before anyone gets a token for it.
-    if let Err(err) = agent.config.served_role(profile).await {
-        return refuse(ErrorKind::Config, err.to_string());
-    }
+    // A License Manager profile's grant is tied to its role key's `session`, the profile itself.
+    let session = match agent.config.served_role(profile).await {
+        Ok(role) => role.session.clone(),
+        Err(err) => return refuse(ErrorKind::Config, err.to_string()),
+    };
     let (ends, expires_at) = if for_caller {
-        let Some(pid) = caller_pid else {
+        let Some(caller) = caller else {
             return refuse(
                 ErrorKind::BadRequest,
-                "a grant for the caller needs the caller's pid, which this connection does not tell".into(),
+                "a grant for the caller needs a connection that tells its process".into(),
             );
         };
-        match ProcessWatch::new(pid) {
+        match ProcessWatch::of_caller(caller) {
             Ok(watch) => (Ends::WithProcess(watch), None),
             Err(err) => {
                 return refuse(
                     ErrorKind::BadRequest,
-                    format!("cannot watch the calling process {pid}: {err}"),
+                    format!("cannot watch the calling process: {err}"),
                 )
             }
         }
@@ -113,7 +131,7 @@ pub async fn grant(
         Ok(address) => address,
         Err(message) => return refuse(ErrorKind::Config, message),
     };
-    let token = match agent.container.grants.issue(profile, ends) {
+    let token = match agent.container.grants.issue(profile, &session, ends) {
         Ok(token) => token,
         Err(message) => return refuse(ErrorKind::BadRequest, message),
     };
@@ -135,9 +153,36 @@ pub async fn endpoint_url(agent: &Agent) -> Option<String> {
         .map(|address| format!("http://{address}"))
 }
 
-/// Grants alive now, for `status`.
-pub fn live_grants(agent: &Agent) -> usize {
-    agent.container.grants.live()
+/// `Request::ContainerRevoke`: ends the profile's `ecs-env` grants (a running `exec --ecs`
+/// keeps its own: it ends with its command).
+pub async fn revoke(agent: &Agent, profile: &str) -> super::Reply {
+    // A mistyped name would end nothing and say so as if all were well.
+    if let Err(err) = agent.config.served_role(profile).await {
+        return super::error(ErrorKind::Config, err.to_string());
+    }
+    let ended = agent.container.grants.revoke_timed(profile);
+    Response::ContainerRevoked { ended }.into()
+}
+
+/// A logout ends every grant made through the sessions it logged out of: the tokens must not
+/// outlive the login they were given under.
+pub fn revoke_sessions(agent: &Agent, sessions: &[String]) -> usize {
+    agent.container.grants.revoke_sessions(sessions)
+}
+
+/// Grants alive now, for `status`: never a token.
+pub fn live_grants(agent: &Agent) -> Vec<GrantStatus> {
+    agent
+        .container
+        .grants
+        .views()
+        .into_iter()
+        .map(|view| GrantStatus {
+            profile: view.profile,
+            ends_at: view.ends_at.map(super::roles::rfc3339),
+            pid: view.pid,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,29 +3,65 @@
 //! by another process after the first one exits does not keep the grant alive.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+/// The process on the other end of an agent connection.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    /// As `SO_PEERCRED` / `LOCAL_PEERPID` told it when the connection was accepted.
+    pub pid: Option<u32>,
+    pub socket: BorrowedFd<'a>,
+}
 
 pub struct ProcessWatch {
     handle: OwnedFd,
+    pid: u32,
 }
 
 impl ProcessWatch {
-    /// Watches `pid`. The caller is the process on the other end of a connection that waits for
-    /// this answer, so it runs now (unless it was killed in between, and then the watch fails
-    /// or reports it gone).
+    /// Watches the process that connected. On Linux `SO_PEERPIDFD` (6.5+) hands over a pidfd
+    /// the kernel took at `connect`, so even a caller that exited and whose pid was reused since
+    /// is watched as itself (and reads as gone). Older kernels fall back to opening the pid,
+    /// which the caller still holds: it waits for this answer on the connection.
     #[cfg(target_os = "linux")]
-    pub fn new(pid: u32) -> io::Result<Self> {
-        use rustix::process::{pidfd_open, Pid, PidfdFlags};
-        let pid = i32::try_from(pid)
-            .ok()
-            .and_then(Pid::from_raw)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let handle = pidfd_open(pid, PidfdFlags::empty())?;
-        Ok(Self { handle })
+    pub fn of_caller(caller: Caller<'_>) -> io::Result<Self> {
+        let pid = caller
+            .pid
+            .ok_or_else(|| io::Error::other("the connection does not tell its process"))?;
+        match peer_pidfd(caller.socket) {
+            Ok(handle) => Ok(Self { handle, pid }),
+            Err(err) if matches!(err.raw_os_error(), Some(libc::ENOPROTOOPT | libc::EINVAL)) => {
+                Self::of_pid(pid)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     #[cfg(target_os = "macos")]
-    pub fn new(pid: u32) -> io::Result<Self> {
+    pub fn of_caller(caller: Caller<'_>) -> io::Result<Self> {
+        let pid = caller
+            .pid
+            .ok_or_else(|| io::Error::other("the connection does not tell its process"))?;
+        Self::of_pid(pid)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn of_pid(pid: u32) -> io::Result<Self> {
+        use rustix::process::{pidfd_open, Pid, PidfdFlags};
+        let raw = i32::try_from(pid)
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let handle = pidfd_open(raw, PidfdFlags::empty())?;
+        Ok(Self { handle, pid })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    #[cfg(target_os = "macos")]
+    fn of_pid(pid: u32) -> io::Result<Self> {
         use std::os::fd::FromRawFd;
         // SAFETY: kqueue takes no arguments; the fd it returns is owned here.
         let kq = unsafe { libc::kqueue() };
@@ -56,7 +92,7 @@ impl ProcessWatch {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Self { handle })
+        Ok(Self { handle, pid })
     }
 
     /// False once the process has exited: the handle becomes readable then.
@@ -73,6 +109,30 @@ impl ProcessWatch {
     }
 }
 
+/// `getsockopt(SO_PEERPIDFD)`: a pidfd for the process that connected.
+#[cfg(target_os = "linux")]
+fn peer_pidfd(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut fd: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `socket` is an open socket for the call's duration; `fd` and `len` are valid
+    // out-parameters of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERPIDFD,
+            (&mut fd as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: on success the kernel installed a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,10 +143,54 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
-        let watch = ProcessWatch::new(child.id()).unwrap();
+        let watch = ProcessWatch::of_pid(child.id()).unwrap();
         assert!(watch.running());
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(!watch.running());
+    }
+
+    /// The peer of a socket pair is this process: watched through the connection, it runs.
+    #[test]
+    fn a_caller_is_watched_through_its_connection() {
+        use std::os::fd::AsFd;
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let caller = Caller {
+            pid: Some(std::process::id()),
+            socket: ours.as_fd(),
+        };
+        let watch = ProcessWatch::of_caller(caller).unwrap();
+        assert_eq!(watch.pid(), std::process::id());
+        assert!(watch.running());
+    }
+
+    /// A caller that connected and exited before the agent got to it (its pid free for reuse)
+    /// is never watched as running: the connection's pidfd names the process that connected.
+    #[test]
+    fn a_caller_gone_before_the_grant_is_not_running() {
+        use std::os::fd::AsFd;
+        let dir = std::env::temp_dir().join(format!("sso-agent-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])",
+            ])
+            .arg(&path)
+            .spawn()
+            .unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        let pid = child.id();
+        assert!(child.wait().unwrap().success());
+        let caller = Caller {
+            pid: Some(pid),
+            socket: stream.as_fd(),
+        };
+        let watched = ProcessWatch::of_caller(caller);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Refused outright (a pid that is gone) or watched as ended; never as running.
+        assert!(watched.map_or(true, |watch| !watch.running()));
     }
 }

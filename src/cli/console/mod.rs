@@ -8,7 +8,8 @@
 //!    browser, or with `--print` written to stdout.
 //!
 //! The sign-in token lets anyone who has it into the console for 15 minutes: it goes to stdout
-//! (`--print`) or to the browser only, never to stderr, a log or an error. This command sets up
+//! (`--print`) or to the browser only (through a one-use loopback redirect, never on the
+//! browser's command line: `redirect`), never to stderr, a log or an error. This command sets up
 //! no log subscriber (main.rs), so no library can log the request's URI, which carries the
 //! credentials.
 //!
@@ -16,11 +17,13 @@
 //! the SDKs already link (native roots, `HTTPS_PROXY`/`NO_PROXY` from the environment), rather
 //! than a second HTTP stack; Cargo.toml says the same.
 
+mod redirect;
+
 use anyhow::{bail, Context, Result};
 use aws_smithy_http_client::{proxy::ProxyConfig, tls, Connector};
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sso_agent::config::AwsConfig;
 use sso_agent::protocol::Credentials;
 use std::time::Duration;
@@ -81,16 +84,19 @@ pub fn run(profile: &str, print: bool, destination: Option<String>, duration: u6
         println!("{}", link.as_str());
         return Ok(());
     }
-    // webbrowser's errors name the program, never the URL; only the kind is shown anyway.
-    match webbrowser::open(link.as_str()) {
+    let print_instead =
+        format!("run `sso-agent console --profile {profile} --print` and open the link it prints");
+    let opened = runtime.block_on(redirect::open_once(&link, redirect::BROWSER_WAIT, |url| {
+        // webbrowser's errors name the program, never the URL; only the kind is shown.
+        webbrowser::open(url)
+            .map_err(|err| anyhow::anyhow!("could not open a browser ({:?})", err.kind()))
+    }));
+    match opened {
         Ok(()) => {
             eprintln!("Opened the AWS console as {role} in your browser.");
             Ok(())
         }
-        Err(err) => bail!(
-            "could not open a browser ({:?}); run `sso-agent console --profile {profile} --print` and open the link it prints",
-            err.kind()
-        ),
+        Err(err) => bail!("{err}; {print_instead}"),
     }
 }
 
@@ -203,12 +209,13 @@ async fn get_signin_token(
         shown.set_query(None);
         shown.to_string()
     };
-    let secrets = [
+    let secrets = secret_forms(&[
         credentials.secret_access_key.as_str(),
         credentials.session_token.as_str(),
         session.as_str(),
         url.as_str(),
-    ];
+    ]);
+    let secrets: Vec<&str> = secrets.iter().map(|secret| secret.as_str()).collect();
 
     let connector = Connector::builder()
         .connector_settings(
@@ -238,17 +245,21 @@ async fn get_signin_token(
         .map_err(|_| unreachable(format!("no answer in {} s", CALL_TIMEOUT.as_secs())))?
         .map_err(|err| unreachable(error_chain(&err)))?;
     let status = response.status().as_u16();
+    // Read up to the cap only: whatever answers is not made to hold more in memory.
     let body = tokio::time::timeout(
         CALL_TIMEOUT,
-        ByteStream::new(response.into_body()).collect(),
+        Limited::new(response.into_body(), MAX_ANSWER).collect(),
     )
     .await
-    .map_err(|_| unreachable("the answer did not finish".into()))?
-    .map_err(|err| unreachable(err.to_string()))?
-    .into_bytes();
-    if body.len() > MAX_ANSWER {
-        bail!("the federation endpoint {shown} answered {} bytes, not a sign-in token; check {FEDERATION_URL_VAR}", body.len());
-    }
+    .map_err(|_| unreachable("the answer did not finish".into()))?;
+    let body = match body {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.is::<LengthLimitError>() => bail!(
+            "the federation endpoint {shown} answered more than {} KiB, not a sign-in token; check {FEDERATION_URL_VAR}",
+            MAX_ANSWER / 1024
+        ),
+        Err(err) => return Err(unreachable(err.to_string())),
+    };
     let text = String::from_utf8_lossy(&body);
     match status {
         200 => {
@@ -265,12 +276,20 @@ async fn get_signin_token(
             }
         }
         400..=499 => {
-            let reason = status_message(&text)
-                .map(|reason| redact(&reason, &secrets))
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            bail!(
-                "the role credentials were refused by the federation endpoint {shown}: {reason}; for new ones run `sso-agent logout --profile {profile}`, then `sso-agent login --profile {profile}`, and try again"
-            )
+            let reason = status_message(&text).map(|reason| redact(&reason, &secrets));
+            match reason {
+                // The endpoint's one answer for credentials it does not take (unknown, wrong or
+                // expired): only new ones help.
+                Some(reason) if reason.to_ascii_lowercase().contains("credentials") => bail!(
+                    "the role credentials were refused by the federation endpoint {shown}: {reason}; for new ones run `sso-agent logout --profile {profile}`, then `sso-agent login --profile {profile}`, and try again"
+                ),
+                Some(reason) => bail!(
+                    "the federation endpoint {shown} refused the request: {reason} (HTTP {status}); check --duration and --destination, and {FEDERATION_URL_VAR} if it is set"
+                ),
+                None => bail!(
+                    "the federation endpoint {shown} answered HTTP {status}; check {FEDERATION_URL_VAR} if it is set, or try again later"
+                ),
+            }
         }
         _ => bail!("the federation endpoint {shown} answered HTTP {status}; try again later"),
     }
@@ -311,6 +330,27 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Each secret as it is, and as it travels in a query string (form-encoded, and percent-encoded
+/// as other layers write it), longest first: an error that quotes the request shows any of them.
+fn secret_forms(secrets: &[&str]) -> Vec<zeroize::Zeroizing<String>> {
+    let mut forms: Vec<zeroize::Zeroizing<String>> = secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .flat_map(|secret| {
+            [
+                secret.to_string(),
+                url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+                percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string(),
+            ]
+        })
+        .map(zeroize::Zeroizing::new)
+        .collect();
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
+    forms
 }
 
 /// `text` with every secret in it replaced.
@@ -381,5 +421,14 @@ mod tests {
         );
         assert_eq!(status_message("Bad Request"), None);
         assert_eq!(redact("a SECRET b", &["SECRET", ""]), "a <redacted> b");
+        let forms = secret_forms(&["k/+= y"]);
+        let forms: Vec<&str> = forms.iter().map(|form| form.as_str()).collect();
+        for shown in ["k/+= y", "k%2F%2B%3D+y", "k%2F%2B%3D%20y"] {
+            assert_eq!(
+                redact(&format!("<{shown}>"), &forms),
+                "<<redacted>>",
+                "{shown}"
+            );
+        }
     }
 }
