@@ -69,7 +69,7 @@ enum Command {
     )]
     Console {
         /// The [profile NAME] whose role to sign in as (the one credential-process takes).
-        #[arg(long)]
+        #[arg(long, env = "AWS_PROFILE")]
         profile: String,
         /// Print the sign-in link on stdout instead of opening a browser (anyone with it can
         /// sign in for 15 minutes).
@@ -78,9 +78,10 @@ enum Command {
         /// The console page to land on (default: the console home of the profile's region).
         #[arg(long, value_name = "URL")]
         destination: Option<String>,
-        /// How long the console session lasts, in seconds: 900 (15 min) to 43200 (12 h).
-        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-        duration: u64,
+        /// How long the console session lasts: seconds (900 to 43200) or a number and its unit
+        /// (15m to 12h).
+        #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = cli::duration::seconds_or_with_unit)]
+        duration: std::time::Duration,
     },
     /// Show sessions, token expiry and cached roles (no secrets).
     #[command(
@@ -118,7 +119,7 @@ enum Command {
     )]
     Exec {
         /// The [profile NAME] whose role credentials the command gets.
-        #[arg(long)]
+        #[arg(long, env = "AWS_PROFILE")]
         profile: String,
         /// Give the command a container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI
         /// and a token valid while it runs) instead of keys, so it always gets fresh ones.
@@ -139,7 +140,7 @@ enum Command {
     )]
     Export {
         /// The [profile NAME] whose role credentials are printed.
-        #[arg(long)]
+        #[arg(long, env = "AWS_PROFILE")]
         profile: String,
         /// What to print: shell lines, the credential_process JSON, or a credentials-file block.
         #[arg(long, value_enum, default_value = "env")]
@@ -151,7 +152,7 @@ enum Command {
     )]
     EcsEnv {
         /// The [profile NAME] the grant serves.
-        #[arg(long)]
+        #[arg(long, env = "AWS_PROFILE")]
         profile: String,
         /// How long the grant lasts: a number and its unit, s, m, h or d (at most 7d; the grant
         /// also ends when the agent stops).
@@ -259,7 +260,7 @@ fn main() -> ExitCode {
             print,
             destination,
             duration,
-        } => cli::console::run(&profile, print, destination, duration),
+        } => cli::console::run(&profile, print, destination, duration.as_secs()),
         Command::Status { json } => cli::status::run(json),
         Command::Logout {
             sso_session,

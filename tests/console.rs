@@ -407,6 +407,11 @@ async fn bad_flags_are_refused_before_anything_is_asked() {
     for (args, expected) in [
         (vec!["--duration", "100"], "900 to 43200 seconds"),
         (vec!["--duration", "43201"], "900 to 43200 seconds"),
+        (vec!["--duration", "13h"], "900 to 43200 seconds"),
+        (
+            vec!["--duration", "1.5h"],
+            "write seconds (3600) or a whole number and a unit",
+        ),
         (
             vec!["--destination", "ftp://example.com/"],
             "not an http(s) URL",

@@ -267,6 +267,15 @@ async fn export_prints_each_format_and_the_env_lines_work_in_a_shell() {
         "{ini}"
     );
 
+    // Without --profile, AWS_PROFILE names it, as for the AWS CLI.
+    let from_env = world
+        .command(&["export", "--format", "json"])
+        .env("AWS_PROFILE", "regional")
+        .output()
+        .unwrap();
+    let from_env: Value = serde_json::from_str(&stdout_of(&from_env)).unwrap();
+    assert_eq!(from_env, expected);
+
     // A name that cannot be a [section] is refused rather than written wrong.
     let refused = world.run(&["export", "--profile", "odd]name", "--format", "ini"]);
     assert!(!refused.status.success());

@@ -102,6 +102,15 @@ pub fn served_profile(
     profile: &str,
     for_endpoint: bool,
 ) -> Result<(Option<String>, Option<String>)> {
+    served_profile_for(profile, for_endpoint, false)
+}
+
+/// `served_profile`, worded for `exec --ecs` when `for_exec`.
+pub fn served_profile_for(
+    profile: &str,
+    for_endpoint: bool,
+    for_exec: bool,
+) -> Result<(Option<String>, Option<String>)> {
     let mut client = AgentClient::connect()?;
     let request = Request::Profile {
         profile: profile.to_string(),
@@ -126,7 +135,8 @@ pub fn served_profile(
     };
     let warning = shadowing.map(|found| {
         format!(
-            "sso-agent: warning: {found}, and the SDKs take the default profile before the container endpoint: tools will use it, not profile {profile}. Move it to a named profile, or use `exec` without --ecs"
+            "sso-agent: warning: {found}, and the SDKs take the default profile before the container endpoint: tools will use it, not profile {profile}. Move it to a named profile{}",
+            if for_exec { ", or use `exec` without --ecs" } else { "" }
         )
     });
     Ok((info.region, warning))

@@ -54,29 +54,12 @@ pub fn revoke(profile: &str) -> Result<()> {
 }
 
 /// `--ttl`: a whole number with its unit, `s`, `m`, `h` or `d` (a bare `8` could mean hours as
-/// easily as seconds, so it is refused rather than guessed).
+/// easily as seconds, so it is refused rather than guessed), from 1 second to 7 days.
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let refused = || format!("{text:?}: write a whole number and a unit: 90s, 30m, 8h or 2d");
-    let at = text
-        .char_indices()
-        .find(|(_, c)| !c.is_ascii_digit())
-        .map(|(at, _)| at)
-        .ok_or_else(refused)?;
-    let (number, unit) = text.split_at(at);
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(refused()),
-    };
-    let seconds = number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .filter(|seconds| *seconds > 0)
-        .ok_or_else(refused)?;
-    let ttl = Duration::from_secs(seconds);
+    let ttl = super::duration::with_unit(text)?;
+    if ttl.is_zero() {
+        return Err(format!("{text:?}: a grant lasts at least 1s"));
+    }
     if ttl > sso_agent::agent::container::MAX_TTL {
         return Err(format!("{text:?}: a grant lasts at most 7d"));
     }
@@ -93,19 +76,20 @@ mod tests {
         assert_eq!(parse_ttl("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_ttl("8h"), Ok(Duration::from_secs(28800)));
         assert_eq!(parse_ttl("2d"), Ok(Duration::from_secs(172800)));
-        for bad in [
-            "",
-            "8",
-            "0s",
-            "h",
-            "5w",
-            "-1",
-            "1.5h",
-            "1h30m",
-            "8d",
-            "99999999999999999999d",
-        ] {
-            assert!(parse_ttl(bad).is_err(), "{bad}");
+        for bad in ["", "8", "h", "5w", "-1", "1.5h", "1h30m"] {
+            assert!(
+                parse_ttl(bad)
+                    .unwrap_err()
+                    .contains("a whole number and a unit"),
+                "{bad}"
+            );
+        }
+        assert!(parse_ttl("0s").unwrap_err().contains("at least 1s"));
+        for long in ["8d", "99999999999999999999d", "99999999999999999999s"] {
+            assert!(
+                parse_ttl(long).unwrap_err().contains("at most 7d"),
+                "{long}"
+            );
         }
     }
 }

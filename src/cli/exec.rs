@@ -6,7 +6,7 @@
 //! exit status are COMMAND's own, and with `--ecs` the grant, tied to this pid, ends exactly when
 //! COMMAND exits.
 
-use super::aws_env::{served_profile, AwsEnvironment, PROFILE_VAR};
+use super::aws_env::{served_profile_for, AwsEnvironment, PROFILE_VAR};
 use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
 use sso_agent::protocol::{Request, Response};
@@ -15,7 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 pub fn run(profile: &str, ecs: bool, command: &[OsString]) -> Result<()> {
-    if let Some(outer) = std::env::var_os(PROFILE_VAR) {
+    if let Some(outer) = std::env::var_os(PROFILE_VAR).filter(|outer| !outer.is_empty()) {
         bail!(
             "already inside `sso-agent exec` for profile {} ({PROFILE_VAR} is set): run the command directly, or start it from a shell outside that exec",
             outer.to_string_lossy()
@@ -24,7 +24,7 @@ pub fn run(profile: &str, ecs: bool, command: &[OsString]) -> Result<()> {
     let Some((program, args)) = command.split_first() else {
         bail!("name the command to run: sso-agent exec --profile {profile} -- COMMAND [ARGS…]");
     };
-    let (region, shadowed) = served_profile(profile, ecs)?;
+    let (region, shadowed) = served_profile_for(profile, ecs, true)?;
     if let Some(warning) = shadowed {
         eprintln!("{warning}");
     }

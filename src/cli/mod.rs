@@ -7,6 +7,7 @@ pub mod credential_process;
 pub mod daemon;
 #[cfg(feature = "emulator")]
 pub mod demo;
+pub mod duration;
 pub mod ecs_env;
 #[cfg(feature = "emulator")]
 pub mod emulator;

@@ -203,7 +203,7 @@ fn refuse_grant(
             Some(refusal(
                 StatusCode::FORBIDDEN,
                 "Forbidden",
-                "this token grants no access to this profile (it may have ended); get a new one with `sso-agent ecs-env`",
+                "this token grants no access to this profile (it may have ended): get a new one with `sso-agent ecs-env`, or run the `sso-agent exec --ecs` command again",
             ))
         }
     }

@@ -56,7 +56,12 @@ impl ContainerEndpoint {
         }
         let wanted = listen_address(std::env::var(LISTEN_VAR).ok().as_deref())?;
         let listener = tokio::net::TcpListener::bind(wanted).await.map_err(|err| {
-            format!("the container-credentials endpoint cannot listen on {wanted}: {err}")
+            let setting = if std::env::var_os(LISTEN_VAR).is_some() {
+                format!(" ({LISTEN_VAR}; pick a free port there, or unset it for an ephemeral one)")
+            } else {
+                String::new()
+            };
+            format!("the container-credentials endpoint cannot listen on {wanted}: {err}{setting}")
         })?;
         let address = listener
             .local_addr()
@@ -124,7 +129,11 @@ pub async fn grant(
                 ),
             );
         }
-        let at = SystemTime::now() + ttl;
+        // Whole seconds, as every other time the agent shows.
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs()) + ttl;
         (Ends::At(at), Some(super::roles::rfc3339(at)))
     };
     let address = match agent.container.address(agent).await {

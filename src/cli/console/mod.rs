@@ -89,7 +89,12 @@ pub fn run(profile: &str, print: bool, destination: Option<String>, duration: u6
     let opened = runtime.block_on(redirect::open_once(&link, redirect::BROWSER_WAIT, |url| {
         // webbrowser's errors name the program, never the URL; only the kind is shown.
         webbrowser::open(url)
-            .map_err(|err| anyhow::anyhow!("could not open a browser ({:?})", err.kind()))
+            .map_err(|err| anyhow::anyhow!("could not open a browser ({:?})", err.kind()))?;
+        eprintln!(
+            "Waiting for the browser to open the console (up to {} s; if none opens, press Ctrl-C and use --print)…",
+            redirect::BROWSER_WAIT.as_secs()
+        );
+        Ok(())
     }));
     match opened {
         Ok(()) => {
