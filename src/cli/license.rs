@@ -300,7 +300,8 @@ async fn signed_client(
 /// A fresh idempotency token (128 random bits, hex).
 fn client_token() -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).context("cannot get random bytes for the ClientToken")?;
+    getrandom::fill(&mut bytes)
+        .map_err(|err| anyhow::anyhow!("cannot get random bytes for the ClientToken: {err}"))?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
