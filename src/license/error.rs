@@ -8,7 +8,7 @@ pub enum LicenseFailure {
     NoToken { profile: String },
     #[error("the License Manager token of profile {profile} expired at {expired_at}; create a new one with `sso-agent license create-token --profile {profile} …` or import one with `sso-agent license import --profile {profile}`")]
     Expired { profile: String, expired_at: String },
-    #[error("License Manager refused the token of profile {profile} ({detail}): it was deleted, or is not valid; create a new one with `sso-agent license create-token --profile {profile} …` or import one with `sso-agent license import --profile {profile}`")]
+    #[error("License Manager refused the token of profile {profile} ({detail}): it has expired, was deleted, or is not valid; create a new one with `sso-agent license create-token --profile {profile} …` or import one with `sso-agent license import --profile {profile}`")]
     Refused { profile: String, detail: String },
     #[error("License Manager refused the request for profile {profile}: {code}: {detail}; {fix}")]
     LicenseManager {
