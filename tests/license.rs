@@ -370,3 +370,40 @@ async fn rate_limits_are_retried_and_sts_refusals_say_what_to_change() {
     assert!(message.contains("IDPRejectedClaim"), "{message}");
     assert!(message.contains("sso_agent_license_role_arn"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_one_renewer_renews_a_license_role_with_the_access_token_it_kept() {
+    let (emulator, world) = approving_world("license-renew").await;
+    let licensed = "licensed-renew";
+    add_license_profiles(&world, licensed);
+    create_token(&world, licensed, &[]);
+    // Credentials that are due for renewal (20 minutes ahead) ten seconds after they arrive,
+    // and still handed out (15 minutes) meanwhile.
+    scenario(&emulator, serde_json::json!({"role_credentials_ttl": 1210})).await;
+    let first = credentials(&world, licensed);
+
+    // Bounded: the renewer acts within its retry gap of the due time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let log = calls(&emulator).await;
+        if count(&log, "AssumeRoleWithWebIdentity", None) >= 2 {
+            // The access token of the first call was kept for its hour: no second GetAccessToken.
+            assert_eq!(
+                count(&log, "AWSLicenseManager.GetAccessToken", None),
+                1,
+                "{log:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no renewal within a minute: {log:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let renewed = credentials(&world, licensed);
+    assert_ne!(
+        renewed["AccessKeyId"], first["AccessKeyId"],
+        "served the renewed credentials"
+    );
+}

@@ -181,10 +181,11 @@ fn assume_role_with_web_identity(
             &format!("1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and length 2 to 64"),
         );
     }
-    let duration = match params.get("DurationSeconds").map(|text| text.parse::<u64>()) {
-        None => MAX_SESSION_DURATION,
+    // Without DurationSeconds: the scenario's `role_credentials_ttl` (default one hour, as STS).
+    let asked = match params.get("DurationSeconds").map(|text| text.parse::<u64>()) {
+        None => None,
         Some(Ok(seconds)) if (MIN_SESSION_DURATION..=MAX_SESSION_DURATION).contains(&seconds) => {
-            seconds
+            Some(seconds)
         }
         Some(_) => {
             return error(
@@ -208,6 +209,7 @@ fn assume_role_with_web_identity(
         }
     };
     let mut inner = emulator.lock();
+    let duration = asked.unwrap_or(inner.scenario.role_credentials_ttl);
     if inner.epoch_seconds() >= claims.exp {
         return modeled_error(
             StsErrorKind::ExpiredToken,
