@@ -35,8 +35,10 @@ impl World {
                 account_name: "bench".into(),
                 email_address: "bench@example.com".into(),
                 roles: (0..ROLES).map(|n| format!("Role{n:05}")).collect(),
+                disabled_regions: Vec::new(),
             }],
             users: Vec::new(),
+            licenses: Vec::new(),
         };
         let emulator = runtime.block_on(async {
             RunningEmulator::start("127.0.0.1:0".parse().unwrap(), fixture)

@@ -7,9 +7,11 @@ mod endpoint;
 pub mod generated;
 mod headers;
 mod index;
+pub mod license;
 
 pub use endpoint::{configured_endpoint, reachability_advice, Service, SSO_OIDC, SSO_PORTAL};
-pub use index::ConfigIndex;
+pub use index::{ConfigIndex, LicenseEntry};
+pub use license::LicenseProfileConfig;
 
 use aws_config::profile::ProfileSet;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
@@ -73,9 +75,32 @@ pub struct ProfileConfig {
 /// role cache shares it, so a request allocates no key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoleKey {
+    /// The sso-session; for a License Manager profile, the profile's name.
     pub session: String,
     pub account_id: String,
     pub role_name: String,
+    /// A License Manager profile's role (its credentials come from AssumeRoleWithWebIdentity).
+    pub license: bool,
+}
+
+impl RoleKey {
+    pub fn license(profile: &LicenseProfileConfig) -> Self {
+        let (account_id, role_name) = profile
+            .role_arn
+            .split_once(":role/")
+            .map(|(head, path)| {
+                let account = head.rsplit(':').next().unwrap_or_default();
+                let name = path.rsplit('/').next().unwrap_or(path);
+                (account.to_string(), name.to_string())
+            })
+            .unwrap_or_default();
+        Self {
+            session: profile.name.clone(),
+            account_id,
+            role_name,
+            license: true,
+        }
+    }
 }
 
 /// A profile as the agent's hot path needs it: shared, nothing copied.
@@ -138,6 +163,22 @@ pub enum ConfigError {
         file: String,
         section: String,
         value: String,
+    },
+    #[error("[{section}] in {file} has both an SSO source ({sso_keys}) and a License Manager token ({license_keys}); a profile has one source: keep one set of keys and move the other to a profile of its own")]
+    TwoSources {
+        file: String,
+        section: String,
+        sso_keys: String,
+        license_keys: String,
+    },
+    #[error("[{section}] in {file} is a License Manager profile (its credentials come from its token, not an sso-session); use it with credential-process, exec or export, and `sso-agent license import|create-token --profile` for its token")]
+    LicenseProfile { file: String, section: String },
+    #[error("[{section}] in {file}: `{key}` must be {expected}")]
+    InvalidValue {
+        file: String,
+        section: String,
+        key: String,
+        expected: String,
     },
     #[error("[profile {profile}] in {file} names `{key} = {name}`, but there is no [sso-session {name}]")]
     DanglingSession {
@@ -239,11 +280,14 @@ impl AwsConfig {
         names
     }
 
-    /// The profiles that name an SSO role (the ones sso-agent serves), sorted: for completion.
+    /// The profiles that name an SSO role or a License Manager token (the ones sso-agent serves),
+    /// sorted: for completion.
     pub fn served_profiles(&self) -> Vec<String> {
         self.profile_names()
             .into_iter()
-            .filter(|name| self.profile(name).is_ok())
+            .filter(|name| {
+                self.profile(name).is_ok() || matches!(self.license_profile(name), Ok(Some(_)))
+            })
             .map(str::to_string)
             .collect()
     }
@@ -449,6 +493,13 @@ impl AwsConfig {
                 )
             })?;
         let title = profile_title(name);
+        self.check_one_source(name)?;
+        if self.has_license_keys(name) {
+            return Err(ConfigError::LicenseProfile {
+                file: self.file.clone(),
+                section: title,
+            });
+        }
         // Only where the SDKs would run the helper: with SSO keys of their own they do not.
         let sdk_sso =
             profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some();
@@ -888,6 +939,7 @@ sso_role_name = R
                     session: profile.session.name.clone(),
                     account_id: profile.account_id,
                     role_name: profile.role_name,
+                    license: false,
                 };
                 (key, profile.session)
             });

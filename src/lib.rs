@@ -10,6 +10,7 @@ pub mod credential_process;
 pub mod emulator;
 pub mod failpoint;
 pub mod hardening;
+pub mod license;
 pub mod logging;
 pub mod notify;
 pub mod oidc;

@@ -209,6 +209,12 @@ enum Command {
         #[arg(long)]
         prune: bool,
     },
+    /// Keep a License Manager refresh token for a profile: import one, create one, delete it.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sso-agent license import --profile licensed < token.txt\n  sso-agent license create-token --profile licensed --source-profile dev --license-arn ARN --role-arn ARN\n  sso-agent license delete --profile licensed --upstream"
+    )]
+    License(cli::license::LicenseCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  sso-agent completions bash > ~/.local/share/bash-completion/completions/sso-agent\n  sso-agent completions zsh > ~/.zfunc/_sso-agent\n  sso-agent completions fish > ~/.config/fish/completions/sso-agent.fish"
@@ -253,7 +259,7 @@ enum Command {
     #[cfg(feature = "emulator")]
     #[command(after_help = "Example:\n  sso-agent demo          # touches nothing of yours")]
     Demo,
-    /// Run the IAM Identity Center emulator (sso-oidc + sso portal) on a loopback port.
+    /// Run the emulator (sso-oidc, sso portal, License Manager, STS) on a loopback port.
     #[cfg(feature = "emulator")]
     #[command(
         after_help = "Example:\n  sso-agent emulator --listen 127.0.0.1:8123 --fixture accounts.json"
@@ -333,6 +339,7 @@ fn main() -> ExitCode {
             write,
             prune,
         } => cli::configure::run(sso_session, &template, write, prune),
+        Command::License(command) => cli::license::run(command),
         Command::Completions { shell } => cli::completions::completions(shell, Cli::command()),
         Command::Man { dir } => cli::completions::man(Cli::command(), dir.as_deref()),
         Command::ProfileNames { sessions } => cli::completions::profile_names(sessions),

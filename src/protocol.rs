@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -73,6 +73,19 @@ pub enum Request {
         session: Option<String>,
         wait: bool,
     },
+    /// Stores a License Manager profile's refresh token (a JWT) in the keyring, replacing the
+    /// one it had; the profile's cached credentials are dropped.
+    LicenseImport {
+        profile: String,
+        token: crate::secret::Secret,
+        /// The profile that signed CreateToken, kept for `license delete --upstream`.
+        #[serde(default)]
+        source_profile: Option<String>,
+    },
+    /// Forgets a License Manager profile's token (keyring and memory).
+    LicenseForget {
+        profile: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,14 +93,30 @@ pub enum Request {
 pub enum Response {
     Credentials(Credentials),
     LoginPending(PendingLoginInfo),
-    LoggedIn { session: String, expires_at: String },
+    LoggedIn {
+        session: String,
+        expires_at: String,
+    },
     Status(Box<Status>),
-    LoggedOut { sessions: Vec<String> },
-    Error { kind: ErrorKind, message: String },
+    LoggedOut {
+        sessions: Vec<String>,
+    },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
     ContainerGrant(ContainerGrant),
-    ContainerRevoked { ended: usize },
+    ContainerRevoked {
+        ended: usize,
+    },
     Profile(ProfileInfo),
     AccountRoles(AccountRoles),
+    LicenseStored(LicenseToken),
+    LicenseForgotten {
+        profile: String,
+        /// Whether there was a token to forget.
+        forgotten: bool,
+    },
 }
 
 impl Response {
@@ -104,6 +133,8 @@ impl Response {
             Response::ContainerRevoked { .. } => "container_revoked",
             Response::Profile(_) => "profile",
             Response::AccountRoles(_) => "account_roles",
+            Response::LicenseStored(_) => "license_stored",
+            Response::LicenseForgotten { .. } => "license_forgotten",
         }
     }
 }
@@ -200,6 +231,34 @@ pub struct Status {
     /// The config file the agent serves.
     #[serde(default)]
     pub config_file: String,
+    /// The License Manager profiles the config names.
+    #[serde(default)]
+    pub licenses: Vec<LicenseStatus>,
+}
+
+/// What a stored refresh token says (its claims), never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseToken {
+    pub profile: String,
+    pub token_id: String,
+    pub license_arn: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    #[serde(default)]
+    pub source_profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseStatus {
+    pub profile: String,
+    pub role_arn: String,
+    pub region: String,
+    /// The stored refresh token's claims; absent: none stored.
+    pub token: Option<LicenseToken>,
+    /// The role credentials' expiry while they are cached (RFC 3339).
+    pub credentials_expiration: Option<String>,
+    /// What is wrong (no token, expired, deleted, the last failure) and the command that fixes it.
+    pub problem: Option<String>,
 }
 
 /// A profile's settings beyond its role, as `Request::Profile` answers them.
@@ -364,7 +423,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 5);
+        assert_eq!(PROTOCOL_VERSION, 6);
     }
 
     #[test]
@@ -381,7 +440,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":5,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":6,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -411,9 +470,25 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":5,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":6,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
+    }
+
+    #[test]
+    fn a_license_import_never_shows_its_token_under_debug() {
+        let request = Request::LicenseImport {
+            profile: "licensed".into(),
+            token: crate::secret::Secret::new("canary-refresh-token"),
+            source_profile: None,
+        };
+        assert!(!format!("{request:?}").contains("canary"));
+        let payload = encode(&Envelope {
+            version: PROTOCOL_VERSION,
+            config_file: None,
+            body: request.clone(),
+        });
+        assert_eq!(decode_request(&payload[4..]).unwrap(), request);
     }
 
     #[test]

@@ -18,6 +18,9 @@ fn the_demo_logs_in_and_serves_credentials_with_one_upstream_call() {
         "\"Version\": 1",
         "StartDeviceAuthorization   1",
         "GetRoleCredentials         1",
+        "license profile licensed (",
+        "AWSLicenseManager.GetAccessToken  1",
+        "AssumeRoleWithWebIdentity         1",
         "Logged out of sso-session demo.",
     ] {
         assert!(

@@ -23,6 +23,7 @@ fn account(id: &str, name: &str, roles: &[&str]) -> Account {
         account_name: name.to_string(),
         email_address: format!("aws+{name}@example.com"),
         roles: roles.iter().map(|role| role.to_string()).collect(),
+        disabled_regions: Vec::new(),
     }
 }
 
@@ -76,6 +77,7 @@ async fn profiles_lists_every_account_and_role_over_every_page() {
         Fixture {
             accounts,
             users: Vec::new(),
+            licenses: Vec::new(),
         },
         "profiles-pages",
     )
@@ -335,6 +337,7 @@ async fn prune_removes_the_generated_profiles_of_roles_that_are_gone() {
                     .collect(),
             },
         ],
+        licenses: Vec::new(),
     };
     let (emulator, world) = world_with(fixture, "configure-prune").await;
     let config = config_path(&world);

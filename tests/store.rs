@@ -230,3 +230,34 @@ fn child_without_a_session_bus() {
         }
     );
 }
+
+#[test]
+fn a_license_token_is_its_own_item_beside_a_session_of_the_same_name() {
+    require_session_bus();
+    let store = store::open(StoreChoice::Only(StoreKind::SecretService))
+        .unwrap()
+        .store;
+    let name = unique("license");
+    let license = store::LicenseRecord {
+        token: Secret::new("canary-refresh-jwt"),
+        token_id: "t-1".into(),
+        license_arn: "arn:aws:license-manager::111122223333:license:l-1".into(),
+        expires_at: 1_900_000_000,
+        source_profile: Some("dev".into()),
+    };
+    store.save(&name, &record("canary-session")).unwrap();
+    store.save_license(&name, &license).unwrap();
+    assert_eq!(store.load_license(&name).unwrap(), Some(license));
+    let lookup = Command::new("secret-tool")
+        .args(["lookup", "service", "sso-agent-license", "username", &name])
+        .output()
+        .unwrap();
+    let item: serde_json::Value = serde_json::from_slice(&lookup.stdout).unwrap();
+    assert_eq!(item["token"], "canary-refresh-jwt");
+    // Removing the license item leaves the session's, and the other way round.
+    store.delete_license(&name).unwrap();
+    assert_eq!(store.load_license(&name).unwrap(), None);
+    assert!(store.load(&name).unwrap().is_some());
+    store.delete(&name).unwrap();
+    store.delete_license(&name).unwrap();
+}

@@ -32,6 +32,10 @@ fuzz_target!(|data: &[u8]| {
             let _ = index.profile_role(name);
             let _ = index.sso_session(name);
             let _ = config.profile(name);
+            let _ = config.license_profile(name);
+            let _ = index.license_profile(name);
+            let _ = index.served_role(name);
         }
+        let _ = index.license_profiles();
     });
 });

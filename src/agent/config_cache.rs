@@ -1,9 +1,7 @@
 //! `~/.aws/config` as the agent last read it, read again when the file changes (one `stat` per
 //! request), so editing the file needs no restart and the hot path parses nothing.
 
-use crate::config::{
-    AwsConfig, ConfigError, ConfigIndex, ProfileConfig, ProfileRole, SsoSessionConfig,
-};
+use crate::config::{AwsConfig, ConfigError, ConfigIndex, ProfileConfig, SsoSessionConfig};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -54,8 +52,11 @@ impl ConfigCache {
         self.current().await?.profile(name)
     }
 
-    pub async fn profile_role(&self, name: &str) -> Result<ProfileRole, ConfigError> {
-        self.current().await?.profile_role(name)
+    pub async fn served_role(
+        &self,
+        name: &str,
+    ) -> Result<std::sync::Arc<crate::config::RoleKey>, ConfigError> {
+        self.current().await?.served_role(name)
     }
 
     pub async fn session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {

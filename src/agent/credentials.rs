@@ -18,12 +18,22 @@ pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
 }
 
 /// `handle`, with what a session that needs a new token may do (`Want::TokenWithoutLogin`
-/// for the container-credentials endpoint).
+/// for the container-credentials endpoint). A License Manager profile needs no login at all.
 pub async fn handle_wanting(agent: &Arc<Agent>, profile: &str, wait: bool, want: Want) -> Reply {
-    let profile = match agent.config.profile_role(profile).await {
+    let config = match agent.config.current().await {
+        Ok(config) => config,
+        Err(err) => return error(ErrorKind::Config, err.to_string()),
+    };
+    match config.license_profile(profile) {
+        Some(Ok(license)) => return super::license::credentials(agent, license).await,
+        Some(Err(err)) => return error(ErrorKind::Config, err.to_string()),
+        None => {}
+    }
+    let profile = match config.profile_role(profile) {
         Ok(profile) => profile,
         Err(err) => return error(ErrorKind::Config, err.to_string()),
     };
+    drop(config);
     let key = profile.role;
     let entry = agent.roles.entry(&key);
     let now = SystemTime::now();
@@ -130,7 +140,11 @@ pub async fn renew_roles(agent: Arc<Agent>) {
                 Some(wait) => next = next.min(wait),
                 None => {
                     entry.attempted(now);
-                    tokio::spawn(renew(agent.clone(), key, entry));
+                    if key.license {
+                        tokio::spawn(super::license::renew(agent.clone(), key, entry));
+                    } else {
+                        tokio::spawn(renew(agent.clone(), key, entry));
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@ mod config_cache;
 pub mod container;
 mod credentials;
 pub mod daemon;
+mod license;
 pub mod lifecycle;
 mod login;
 mod logout;
@@ -50,6 +51,9 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
 struct RegionClients {
     oidc: aws_sdk_ssooidc::Client,
     sso: aws_sdk_sso::Client,
+    /// Unsigned: GetAccessToken only (the refresh token is its credential).
+    license_manager: aws_sdk_licensemanager::Client,
+    sts: aws_sdk_sts::Client,
     /// The sso-oidc endpoint `oidc` calls, which a session's stored tokens are tied to.
     oidc_endpoint: String,
 }
@@ -74,6 +78,10 @@ pub struct Agent {
     /// Why a session last failed to open (the store), until it opens.
     open_failures: Mutex<HashMap<String, String>>,
     roles: RoleCache,
+    /// License Manager profiles, by name, each opened (one keyring read) when first needed.
+    licenses: Mutex<HashMap<String, Arc<license::LicenseSlot>>>,
+    /// Held while a License Manager profile's item is read.
+    license_opening: tokio::sync::Mutex<()>,
     /// The container-credentials endpoint and its grants (listening from the first grant).
     container: container::ContainerEndpoint,
     clients: tokio::sync::Mutex<Clients>,
@@ -93,6 +101,8 @@ impl Agent {
             opening: Mutex::new(HashMap::new()),
             open_failures: Mutex::new(HashMap::new()),
             roles: RoleCache::default(),
+            licenses: Mutex::new(HashMap::new()),
+            license_opening: tokio::sync::Mutex::new(()),
             container: container::ContainerEndpoint::default(),
             clients: tokio::sync::Mutex::new(Clients::default()),
             notifier,
@@ -121,6 +131,15 @@ impl Agent {
                 tracing::warn!("{message}");
             }
         }
+        license::open_configured(self).await;
+    }
+
+    fn lock_licenses(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<license::LicenseSlot>>> {
+        self.licenses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sessions the config names that are not open, each with why: a broken `[sso-session]`, or
@@ -212,6 +231,8 @@ impl Agent {
         let created = RegionClients {
             oidc: aws_sdk_ssooidc::Client::new(&sdk),
             sso: aws_sdk_sso::Client::new(&sdk),
+            license_manager: crate::license::upstream::unsigned_client(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
             oidc_endpoint: crate::aws_sdk::oidc_endpoint(&sdk, region),
         };
         clients.regions.insert(region.to_string(), created.clone());
@@ -377,6 +398,12 @@ impl Agent {
                 for_caller,
             } => container::grant(self, &profile, ttl_seconds, for_caller, caller).await,
             Request::ContainerRevoke { profile } => container::revoke(self, &profile).await,
+            Request::LicenseImport {
+                profile,
+                token,
+                source_profile,
+            } => license::import(self, &profile, token, source_profile).await,
+            Request::LicenseForget { profile } => license::forget(self, &profile).await,
             Request::Profile { profile } => self.profile_info(&profile).await,
             Request::AccountRoles { session, wait } => accounts::handle(self, session, wait).await,
         }
@@ -388,9 +415,14 @@ impl Agent {
             Ok(index) => index,
             Err(err) => return error(ErrorKind::Config, err.to_string()),
         };
-        match index.profile(name) {
-            Ok(profile) => Response::Profile(crate::protocol::ProfileInfo {
-                region: profile.region,
+        // A License Manager profile's `region` is its license's home Region.
+        let region = match index.license_profile(name) {
+            Some(license) => license.map(|license| Some(license.profile.region.clone())),
+            None => index.profile(name).map(|profile| profile.region),
+        };
+        match region {
+            Ok(region) => Response::Profile(crate::protocol::ProfileInfo {
+                region,
                 default_source: index.default_profile_source().map(str::to_string),
             })
             .into(),

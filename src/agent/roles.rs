@@ -203,7 +203,19 @@ impl RoleCache {
     }
 
     pub fn forget_session(&self, session: &str) {
-        self.lock().retain(|key, _| key.session != session);
+        self.lock()
+            .retain(|key, _| key.license || key.session != session);
+    }
+
+    /// Drops a License Manager profile's credentials (its token changed or went).
+    pub fn forget_license(&self, profile: &str) {
+        self.lock()
+            .retain(|key, _| !key.license || key.session != profile);
+    }
+
+    /// The credentials cached for `key`, usable or not.
+    pub fn current(&self, key: &RoleKey) -> Option<Arc<CachedCredentials>> {
+        self.lock().get(key).and_then(|entry| entry.current())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<RoleKey>, Arc<RoleEntry>>> {

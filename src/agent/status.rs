@@ -45,6 +45,8 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
         .roles
         .snapshot()
         .into_iter()
+        // License Manager profiles' roles are in `licenses`.
+        .filter(|(key, _)| !key.license)
         .map(|(key, expiration)| RoleStatus {
             session: key.session.clone(),
             account_id: key.account_id.clone(),
@@ -69,6 +71,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
         container_endpoint: super::container::endpoint_url(agent).await,
         container_grants: super::container::live_grants(agent),
         config_file: agent.config.path().to_string(),
+        licenses: super::license::statuses(agent).await,
     }))
     .into()
 }

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
+use sso_agent::emulator::fixture::DEFAULT_LICENSE_ARN;
 use sso_agent::emulator::{Fixture, RunningEmulator};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 const SESSION: &str = "demo";
 const CALLS: u32 = 200;
+const LICENSE_ROLE: &str = "arn:aws:iam::111122223333:role/AWSLicenseManagerConsumptionRole";
 
 pub fn run() -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -49,7 +51,8 @@ impl Demo {
         let config = format!(
             "[sso-session {SESSION}]\nsso_start_url = https://demo.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n\
              [profile dev]\nsso_session = {SESSION}\nsso_account_id = 111122223333\nsso_role_name = Developer\n\n\
-             [profile dev-tools]\ncredential_process = {exe} credential-process --profile dev\n",
+             [profile dev-tools]\ncredential_process = {exe} credential-process --profile dev\n\n\
+             [profile licensed]\nsso_agent_license_role_arn = {LICENSE_ROLE}\nregion = us-east-1\n",
             exe = exe.display()
         );
         std::fs::write(root.join("home/.aws/config"), &config)?;
@@ -72,6 +75,8 @@ impl Demo {
             .env("SSO_AGENT_SOCKET", &self.socket)
             .env("AWS_ENDPOINT_URL_SSO_OIDC", &self.endpoint)
             .env("AWS_ENDPOINT_URL_SSO", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_LICENSE_MANAGER", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_STS", &self.endpoint)
             .env("SSO_AGENT_STORE", "memory")
             .env("SSO_AGENT_NO_AUTOSTART", "1")
             .env_remove("AWS_PROFILE")
@@ -99,7 +104,8 @@ impl Demo {
         println!("sso-agent demo — everything runs on this machine against the embedded IAM Identity Center emulator");
         println!("  emulator      {}", self.endpoint);
         println!("  temporary home {}", self.root.join("home").display());
-        println!("  ~/.aws/config: [sso-session {SESSION}], [profile dev] (its role) and [profile dev-tools] (credential_process = sso-agent credential-process --profile dev)");
+        println!("  ~/.aws/config: [sso-session {SESSION}], [profile dev] (its role), [profile dev-tools] (credential_process = sso-agent credential-process --profile dev)");
+        println!("                 and [profile licensed] (a License Manager token's role)");
         println!("  tokens are kept in memory for the demo (your keyring is not touched)");
         if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
             println!("  a desktop notification shows the login code while the login waits");
@@ -135,32 +141,70 @@ impl Demo {
             mean.as_secs_f64() * 1000.0
         );
 
-        println!("\n5. sso-agent status");
+        println!("\n5. A License Manager profile next to the SSO one: a refresh token made with dev's credentials,");
+        println!("   sso-agent license create-token --profile licensed --source-profile dev --license-arn … --role-arn …");
+        let created = self.run(&[
+            "license",
+            "create-token",
+            "--profile",
+            "licensed",
+            "--source-profile",
+            "dev",
+            "--license-arn",
+            DEFAULT_LICENSE_ARN,
+            "--role-arn",
+            LICENSE_ROLE,
+        ])?;
+        print!("   {}", String::from_utf8_lossy(&created.stdout));
+        println!("   then sso-agent credential-process --profile licensed (GetAccessToken, AssumeRoleWithWebIdentity):");
+        let output = self.run(&["credential-process", "--profile", "licensed"])?;
+        let licensed: Value = serde_json::from_slice(&output.stdout)?;
+        println!(
+            "   {{\"Version\": 1, \"AccessKeyId\": {}, \"SecretAccessKey\": \"{}…\", …, \"Expiration\": {}}}",
+            licensed["AccessKeyId"],
+            prefix(&licensed["SecretAccessKey"]),
+            licensed["Expiration"]
+        );
+        for _ in 0..10 {
+            self.run(&["credential-process", "--profile", "licensed"])?;
+        }
+
+        println!("\n6. sso-agent status");
         let status = self.run(&["status"])?;
         for line in String::from_utf8_lossy(&status.stdout).lines() {
             println!("   {line}");
         }
 
-        println!("\n6. What IAM Identity Center saw:");
+        println!("\n7. What IAM Identity Center saw:");
         let log = emulator.state.lock().log.clone();
+        let count = |operation: &str| {
+            log.iter()
+                .filter(|call| call.operation == operation)
+                .count()
+        };
         for operation in [
             "RegisterClient",
             "StartDeviceAuthorization",
             "CreateToken",
             "GetRoleCredentials",
         ] {
-            let count = log
-                .iter()
-                .filter(|call| call.operation == operation)
-                .count();
-            println!("   {operation:<26} {count}");
+            println!("   {operation:<26} {}", count(operation));
         }
         println!(
             "   ({} credential requests, one login, one GetRoleCredentials)",
             CALLS + 1
         );
+        println!("   and License Manager and STS:");
+        for operation in [
+            "AWSLicenseManager.CreateToken",
+            "AWSLicenseManager.GetAccessToken",
+            "AssumeRoleWithWebIdentity",
+        ] {
+            println!("   {operation:<33} {}", count(operation));
+        }
+        println!("   (11 credential requests for licensed, one GetAccessToken, one AssumeRoleWithWebIdentity)");
 
-        println!("\n7. sso-agent logout --all");
+        println!("\n8. sso-agent logout --all");
         let logout = self.run(&["logout", "--all"])?;
         print!("   {}", String::from_utf8_lossy(&logout.stdout));
         println!("\nDone. Run it for real: see \"Use it\" in the README.");

@@ -14,6 +14,7 @@ pub mod ecs_env;
 pub mod emulator;
 pub mod exec;
 pub mod export;
+pub mod license;
 pub mod login;
 pub mod logout;
 pub mod profiles;

@@ -69,6 +69,27 @@ pub fn run(json: bool) -> Result<()> {
             role.account_id, role.role_name, role.session, role.expiration
         );
     }
+    for license in &status.licenses {
+        let token = match &license.token {
+            Some(token) => format!(
+                "token {} for {} until {}",
+                token.token_id, token.license_arn, token.expires_at
+            ),
+            None => "no token".to_string(),
+        };
+        let credentials = license
+            .credentials_expiration
+            .as_deref()
+            .map(|until| format!("; credentials until {until}"))
+            .unwrap_or_default();
+        println!(
+            "license profile {} ({}, {}): {token}{credentials}",
+            license.profile, license.role_arn, license.region
+        );
+        if let Some(problem) = &license.problem {
+            println!("  {problem}");
+        }
+    }
     if let Some(endpoint) = &status.container_endpoint {
         println!(
             "container-credentials endpoint {endpoint}: {} live grant(s)",

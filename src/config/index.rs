@@ -2,8 +2,8 @@
 
 use super::headers::{IgnoredSection, SectionKind};
 use super::{
-    login_command, unknown, AwsConfig, ConfigError, ProfileConfig, ProfileRole, RoleKey,
-    SsoSessionConfig,
+    login_command, unknown, AwsConfig, ConfigError, LicenseProfileConfig, ProfileConfig,
+    ProfileRole, RoleKey, SsoSessionConfig,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,8 +20,17 @@ pub struct ConfigIndex {
     /// Boxed errors keep the table's slots small: most profiles are valid.
     pub(super) profiles: HashMap<String, Result<ProfileEntry, Box<ConfigError>>>,
     pub(super) ignored: Vec<IgnoredSection>,
+    /// The License Manager profiles (and the profiles that fail as one), by name.
+    pub(super) licenses: HashMap<String, Result<LicenseEntry, ConfigError>>,
     /// `AwsConfig::default_profile_source`, kept for `Request::Profile`.
     pub(super) default_source: Option<&'static str>,
+}
+
+/// A License Manager profile and its role cache key, shared like an SSO profile's.
+#[derive(Clone)]
+pub struct LicenseEntry {
+    pub profile: Arc<LicenseProfileConfig>,
+    pub role: Arc<RoleKey>,
 }
 
 pub(super) struct ProfileEntry {
@@ -69,6 +78,7 @@ impl AwsConfig {
                             session: profile.session.name.clone(),
                             account_id: profile.account_id,
                             role_name: profile.role_name,
+                            license: false,
                         }),
                         // Share the session's config instead of a copy per profile.
                         session: shared(profile.session),
@@ -77,12 +87,28 @@ impl AwsConfig {
                 (name.to_string(), entry)
             })
             .collect();
+        let licenses = self
+            .profile_names()
+            .into_iter()
+            .filter_map(|name| {
+                let entry = match self.license_profile(name) {
+                    Ok(None) => return None,
+                    Ok(Some(profile)) => Ok(LicenseEntry {
+                        role: Arc::new(RoleKey::license(&profile)),
+                        profile: Arc::new(profile),
+                    }),
+                    Err(err) => Err(err),
+                };
+                Some((name.to_string(), entry))
+            })
+            .collect();
         ConfigIndex {
             file: self.file.clone(),
             sessions,
             legacy,
             profiles,
             ignored: self.ignored.clone(),
+            licenses,
             default_source: self.default_profile_source(),
         }
     }
@@ -187,6 +213,33 @@ impl ConfigIndex {
             session: entry.session.clone(),
             role: entry.role.clone(),
         })
+    }
+
+    /// The role a served profile's credentials are for, whatever its source (SSO or a License
+    /// Manager token).
+    pub fn served_role(&self, name: &str) -> Result<Arc<RoleKey>, ConfigError> {
+        match self.license_profile(name) {
+            Some(license) => license.map(|license| license.role),
+            None => self.profile_role(name).map(|profile| profile.role),
+        }
+    }
+
+    /// The profile as a License Manager profile; `None`: it is not one.
+    pub fn license_profile(&self, name: &str) -> Option<Result<LicenseEntry, ConfigError>> {
+        self.licenses.get(name).cloned()
+    }
+
+    /// Every License Manager profile that reads without error, in name order (the ones a
+    /// helper profile names once more are not repeated).
+    pub fn license_profiles(&self) -> Vec<LicenseEntry> {
+        let mut entries: Vec<LicenseEntry> = self
+            .licenses
+            .iter()
+            .filter_map(|(name, entry)| entry.as_ref().ok().filter(|e| e.profile.name == *name))
+            .cloned()
+            .collect();
+        entries.sort_by(|a, b| a.profile.name.cmp(&b.profile.name));
+        entries
     }
 
     fn entry(&self, name: &str) -> Result<&ProfileEntry, ConfigError> {

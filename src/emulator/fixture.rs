@@ -6,6 +6,13 @@
 //!  "users": [{"name": "alice", "assignments": {"111122223333": ["Developer"]}}]}
 //! ```
 //! With no `users`, one user (`default`) sees every account and role.
+//!
+//! License Manager's licenses (`licenses`, none unless the file names some; the built-in set has
+//! one) and the Regions where an account has STS turned off (`disabled_regions`):
+//! ```json
+//! {"licenses": [{"license_arn": "arn:aws:license-manager::111122223333:license:l-…",
+//!                "name": "Example Pro", "beneficiary": "111122223333", "home_region": "us-east-1"}]}
+//! ```
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -17,6 +24,8 @@ pub struct Fixture {
     pub accounts: Vec<Account>,
     #[serde(default)]
     pub users: Vec<User>,
+    #[serde(default)]
+    pub licenses: Vec<License>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -26,7 +35,26 @@ pub struct Account {
     pub account_name: String,
     pub email_address: String,
     pub roles: Vec<String>,
+    /// Regions where STS is not activated for this account (RegionDisabledException).
+    #[serde(default)]
+    pub disabled_regions: Vec<String>,
 }
+
+/// A license granted to an account, as License Manager keeps it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct License {
+    pub license_arn: String,
+    pub name: String,
+    /// The account the license is granted to: only its principals create tokens for it.
+    pub beneficiary: String,
+    /// Token calls that name the license must be made in this Region (else RedirectException).
+    pub home_region: String,
+}
+
+/// The built-in license, granted to the built-in `dev` account.
+pub const DEFAULT_LICENSE_ARN: &str =
+    "arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +73,7 @@ impl Default for Fixture {
             account_name: name.to_string(),
             email_address: format!("aws+{name}@example.com"),
             roles: roles.iter().map(|role| role.to_string()).collect(),
+            disabled_regions: Vec::new(),
         };
         Self {
             accounts: vec![
@@ -57,6 +86,12 @@ impl Default for Fixture {
                 account("333344445555", "prod", &["ReadOnly"]),
             ],
             users: Vec::new(),
+            licenses: vec![License {
+                license_arn: DEFAULT_LICENSE_ARN.to_string(),
+                name: "Example Product Pro".to_string(),
+                beneficiary: "111122223333".to_string(),
+                home_region: "us-east-1".to_string(),
+            }],
         }
     }
 }
@@ -90,7 +125,27 @@ impl Fixture {
                 }
             }
         }
+        for license in &self.licenses {
+            if self.account(&license.beneficiary).is_none() {
+                return Err(format!(
+                    "license {} is granted to unknown account {}",
+                    license.license_arn, license.beneficiary
+                ));
+            }
+        }
         Ok(())
+    }
+
+    pub fn license(&self, license_arn: &str) -> Option<&License> {
+        self.licenses
+            .iter()
+            .find(|license| license.license_arn == license_arn)
+    }
+
+    /// Whether STS is turned off in `region` for `account_id`.
+    pub fn region_disabled(&self, account_id: &str, region: &str) -> bool {
+        self.account(account_id)
+            .is_some_and(|account| account.disabled_regions.iter().any(|r| r == region))
     }
 
     /// The user a login is approved as when nobody names one.

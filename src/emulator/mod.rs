@@ -1,16 +1,21 @@
 //! An IAM Identity Center emulator that speaks the AWS wire format (sso-oidc and the sso portal,
-//! 2019-06-10), so the real AWS SDK clients talk to it unmodified. Tests, benchmarks and the demo
+//! 2019-06-10; License Manager's token operations, 2018-08-01; STS AssumeRoleWithWebIdentity,
+//! 2011-06-15), so the real AWS SDK clients talk to it unmodified. Tests, benchmarks and the demo
 //! run against it. Nothing outside this module imports it.
 
+mod caller;
 mod control;
 mod federation;
 pub mod fixture;
+mod jwt;
+mod license_manager;
 mod oidc;
 mod pages;
 mod portal;
 pub mod scenario;
 mod server;
 mod state;
+mod sts;
 mod wire;
 
 pub use fixture::Fixture;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The operations a fault can name (the AWS operation names).
-pub const OPERATIONS: [&str; 8] = [
+pub const OPERATIONS: [&str; 13] = [
     "RegisterClient",
     "StartDeviceAuthorization",
     "CreateToken",
@@ -14,6 +14,13 @@ pub const OPERATIONS: [&str; 8] = [
     "Logout",
     // The sign-in federation endpoint's getSigninToken (federation.rs).
     "GetSigninToken",
+    // License Manager, by its X-Amz-Target (its CreateToken is not sso-oidc's).
+    "AWSLicenseManager.CreateToken",
+    "AWSLicenseManager.GetAccessToken",
+    "AWSLicenseManager.DeleteToken",
+    "AWSLicenseManager.ListTokens",
+    // STS, by its Action.
+    "AssumeRoleWithWebIdentity",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,6 +47,13 @@ pub struct Scenario {
     pub refresh_grace: u64,
     /// Portal calls allowed per second before TooManyRequests (null: no limit).
     pub portal_rate_limit: Option<u32>,
+    /// License Manager calls allowed per second before RateLimitExceeded (null: no limit).
+    pub license_rate_limit: Option<u32>,
+    /// Live (unexpired, undeleted) refresh tokens a license may have before
+    /// ResourceLimitExceeded.
+    pub license_tokens_per_license: u32,
+    /// The Region the emulator plays for unsigned calls (STS's RegionDisabledException).
+    pub region: String,
     /// Faults for the next calls of an operation, used up in order.
     pub faults: Vec<Fault>,
 }
@@ -59,6 +73,9 @@ impl Default for Scenario {
             rotate_refresh_tokens: true,
             refresh_grace: 60,
             portal_rate_limit: None,
+            license_rate_limit: None,
+            license_tokens_per_license: 10,
+            region: "us-east-1".to_string(),
             faults: Vec::new(),
         }
     }

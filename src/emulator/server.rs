@@ -5,8 +5,11 @@
 
 use super::scenario::Fault;
 use super::state::{CallDetail, Emulator, LogEntry};
-use super::wire::{generic_error, OidcError, OidcErrorKind, PortalError, PortalErrorKind};
-use super::{control, federation, oidc, pages, portal};
+use super::wire::{
+    generic_error, LicenseError, LicenseErrorKind, OidcError, OidcErrorKind, PortalError,
+    PortalErrorKind,
+};
+use super::{control, federation, license_manager, oidc, pages, portal, sts};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -25,6 +28,8 @@ use tower::ServiceExt;
 
 pub fn router(emulator: Arc<Emulator>) -> Router {
     Router::new()
+        // License Manager (awsJson1.1, by X-Amz-Target) and STS (query protocol) share `POST /`.
+        .route("/", post(aws_json_or_query))
         .route("/client/register", post(oidc::register_client))
         .route(
             "/device_authorization",
@@ -61,16 +66,54 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .with_state(emulator)
 }
 
+/// `POST /`: License Manager when `X-Amz-Target` names it, else STS's form-encoded query.
+async fn aws_json_or_query(
+    state: State<Arc<Emulator>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if headers.contains_key("x-amz-target") {
+        license_manager::handle(state, headers, body).await
+    } else {
+        sts::handle(state, body).await
+    }
+}
+
 async fn unknown_operation() -> Response {
     super::wire::message_error(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        "no such operation here: the emulator serves the sso-oidc and sso APIs, /federation, /device, /authorize, /console and /_emulator/{approve,deny,scenario,log,advance}",
+        "no such operation here: the emulator serves the sso-oidc and sso APIs, License Manager and STS at POST /, /federation, /device, /authorize, /console and /_emulator/{approve,deny,scenario,log,advance}",
     )
 }
 
-/// The AWS operation a request calls, by its method and path (and, for the federation
-/// endpoint, its `Action`).
+/// The largest `POST /` body read to find an STS `Action` (STS's own limits are far below it).
+const QUERY_BODY_LIMIT: usize = 64 * 1024;
+
+/// The AWS operation a request calls, by its method and path (for the federation endpoint its
+/// `Action`; for `POST /`, License Manager's `X-Amz-Target` or STS's form `Action`). A `POST /`
+/// body is read here and put back, since the query protocol names the operation in it.
+async fn operation_of_request(request: Request) -> (Option<&'static str>, Request) {
+    if request.method() != Method::POST || request.uri().path() != "/" {
+        let operation = operation_of(request.method(), request.uri());
+        return (operation, request);
+    }
+    if let Some(target) = request.headers().get("x-amz-target") {
+        let operation = target.to_str().ok().and_then(license_manager::operation);
+        return (operation, request);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, QUERY_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let action = url::form_urlencoded::parse(&bytes)
+        .find(|(name, _)| name == "Action")
+        .map(|(_, value)| value.into_owned());
+    let operation = (action.as_deref() == Some(sts::ASSUME_ROLE_WITH_WEB_IDENTITY))
+        .then_some(sts::ASSUME_ROLE_WITH_WEB_IDENTITY);
+    (operation, Request::from_parts(parts, Body::from(bytes)))
+}
+
 fn operation_of(method: &Method, uri: &axum::http::Uri) -> Option<&'static str> {
     Some(match (method.as_str(), uri.path()) {
         ("GET", "/federation") => federation_action(uri.query().unwrap_or_default()),
@@ -106,7 +149,8 @@ fn is_oidc(operation: &str) -> bool {
 
 /// Applies the scenario's next fault for an AWS call, and writes the call to the log.
 async fn aws_call(State(emulator): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
-    let Some(operation) = operation_of(request.method(), request.uri()) else {
+    let (operation, request) = operation_of_request(request).await;
+    let Some(operation) = operation else {
         return next.run(request).await;
     };
     let fault = emulator.lock().scenario.take_fault(operation);
@@ -135,9 +179,15 @@ async fn aws_call(State(emulator): State<Arc<Emulator>>, request: Request, next:
         }
     };
     let outcome = response
-        .headers()
-        .get("x-amzn-errortype")
-        .and_then(|value| value.to_str().ok())
+        .extensions()
+        .get::<sts::ErrorCode>()
+        .map(|code| code.0.as_str())
+        .or_else(|| {
+            response
+                .headers()
+                .get("x-amzn-errortype")
+                .and_then(|value| value.to_str().ok())
+        })
         .map(|name| name.split(':').next().unwrap_or(name).to_string())
         .unwrap_or_else(|| {
             if response.status().is_success() {
@@ -218,7 +268,32 @@ fn faulty_response(operation: &str, fault: &Fault) -> Option<Response> {
         .status
         .and_then(|status| StatusCode::from_u16(status).ok())?;
     let name = fault.error.as_deref();
-    let mut response = if is_oidc(operation) {
+    let mut response = if operation.starts_with(license_manager::TARGET_PREFIX) {
+        let kind = match name {
+            Some(name) => LicenseErrorKind::from_exception_name(name),
+            None => match status.as_u16() {
+                400 => Some(LicenseErrorKind::Validation),
+                500 => Some(LicenseErrorKind::ServerInternal),
+                _ => None,
+            },
+        };
+        kind.map(|kind| LicenseError::new(kind, INJECTED).into_response())
+    } else if operation == sts::ASSUME_ROLE_WITH_WEB_IDENTITY {
+        let kind = match name {
+            Some(name) => sts::StsErrorKind::from_code(name),
+            // The one STS error no request of the client's can cause.
+            None => (status == StatusCode::BAD_REQUEST)
+                .then_some(sts::StsErrorKind::IdpCommunicationError),
+        };
+        Some(match kind {
+            Some(kind) => sts::modeled_error(kind, INJECTED),
+            None => sts::error(
+                status,
+                name.unwrap_or_else(|| generic_name(status)),
+                INJECTED,
+            ),
+        })
+    } else if is_oidc(operation) {
         let kind = match name {
             Some(name) => OidcErrorKind::from_exception_name(name),
             None => match status.as_u16() {

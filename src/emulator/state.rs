@@ -2,6 +2,7 @@
 //! tokens and the call log. One mutex guards it; no lock is held across an await.
 
 use super::fixture::Fixture;
+use super::jwt::Signer;
 use super::scenario::Scenario;
 use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
@@ -23,6 +24,8 @@ pub const GRANT_TYPES: [&str; 3] = [
 pub struct Emulator {
     pub base_url: String,
     pub fixture: Fixture,
+    /// Signs License Manager's refresh and access tokens (a key of this emulator's own).
+    pub jwt: Signer,
     started: Instant,
     inner: Mutex<Inner>,
 }
@@ -53,6 +56,11 @@ pub struct Inner {
     pub signin_tokens: HashMap<String, SigninToken>,
     /// Console sessions made by the federation endpoint's login, by the id in `/console?session=`.
     pub console_sessions: HashMap<String, ConsoleSession>,
+    /// License Manager's refresh tokens, by TokenId (deleted ones stay, as `DELETED`).
+    pub license_tokens: HashMap<String, LicenseToken>,
+    /// CreateToken's idempotency: (account, ClientToken) → the token it created.
+    pub client_tokens: HashMap<(String, String), ClientTokenUse>,
+    pub recent_license_calls: VecDeque<Instant>,
     /// Every secret handed out (client secrets, tokens, role keys, sign-in tokens), for tests'
     /// leak searches.
     pub issued: Vec<String>,
@@ -144,6 +152,29 @@ pub struct IssuedRoleCredentials {
     pub expires_at: Instant,
 }
 
+/// One refresh token CreateToken made.
+pub struct LicenseToken {
+    pub account_id: String,
+    pub license_arn: String,
+    pub role_arns: Vec<String>,
+    pub token_properties: Vec<String>,
+    /// The JWT's `exp`, epoch seconds of the emulator's wall clock.
+    pub expires_epoch: u64,
+    pub deleted: bool,
+    /// The JWT itself, for a retried CreateToken with the same ClientToken.
+    pub token: String,
+    /// Creation order, for ListTokens' pages.
+    pub serial: u64,
+}
+
+/// A ClientToken CreateToken has seen: the same request within ten minutes gets the same token.
+pub struct ClientTokenUse {
+    pub token_id: String,
+    /// The request's members, so a different request under the same ClientToken is refused.
+    pub request: String,
+    pub at: Instant,
+}
+
 /// What a sign-in token stands for: a role's console session, not started yet.
 #[derive(Clone)]
 pub struct SigninToken {
@@ -189,6 +220,7 @@ impl Emulator {
         Self {
             base_url,
             fixture,
+            jwt: Signer::new(),
             started: Instant::now(),
             inner: Mutex::new(Inner::default()),
         }
@@ -227,6 +259,11 @@ impl Inner {
     }
 
     pub fn new_session(&mut self) -> u64 {
+        self.next_session += 1;
+        self.next_session
+    }
+
+    pub fn next_serial(&mut self) -> u64 {
         self.next_session += 1;
         self.next_session
     }

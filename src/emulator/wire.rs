@@ -1,8 +1,11 @@
-//! The two services' error shapes, exactly as they travel on the wire.
+//! The services' error shapes, exactly as they travel on the wire.
 //!
 //! sso-oidc: `x-amzn-ErrorType: <Name>:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/`
 //! and an OAuth body `{"error": "<code>", "error_description": "…"}`.
 //! sso portal: `x-amzn-ErrorType: <Name>` and `{"message": "…", "__type": "…#<Name>"}`.
+//! License Manager (awsJson1.1): `x-amzn-ErrorType: <Name>` and `{"__type": "<Name>",
+//! "Message": "…"}` (the model's member is `Message`), 400, or 500 for the one server fault.
+//! STS (awsQuery): an XML `ErrorResponse` with `Type`, `Code` and `Message`, in `sts.rs`.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -195,6 +198,98 @@ impl IntoResponse for PortalError {
         let body =
             json!({"message": self.message, "__type": format!("{PORTAL_ERROR_NAMESPACE}#{name}")});
         error_response(self.kind.status(), name, body)
+    }
+}
+
+/// Every error the license-manager model (2018-08-01) declares for the token operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LicenseErrorKind {
+    Validation,
+    Authorization,
+    AccessDenied,
+    RateLimitExceeded,
+    ServerInternal,
+    ResourceLimitExceeded,
+    ResourceNotFound,
+    Redirect,
+}
+
+impl LicenseErrorKind {
+    pub const ALL: [LicenseErrorKind; 8] = [
+        Self::Validation,
+        Self::Authorization,
+        Self::AccessDenied,
+        Self::RateLimitExceeded,
+        Self::ServerInternal,
+        Self::ResourceLimitExceeded,
+        Self::ResourceNotFound,
+        Self::Redirect,
+    ];
+
+    pub fn exception_name(self) -> &'static str {
+        match self {
+            Self::Validation => "ValidationException",
+            Self::Authorization => "AuthorizationException",
+            Self::AccessDenied => "AccessDeniedException",
+            Self::RateLimitExceeded => "RateLimitExceededException",
+            Self::ServerInternal => "ServerInternalException",
+            Self::ResourceLimitExceeded => "ResourceLimitExceededException",
+            Self::ResourceNotFound => "ResourceNotFoundException",
+            Self::Redirect => "RedirectException",
+        }
+    }
+
+    /// awsJson1.1 without an `httpStatusCode` in the model: 400, 500 for the fault.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::ServerInternal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn from_exception_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.exception_name() == name)
+    }
+}
+
+/// A License Manager error answer.
+#[derive(Debug, Clone)]
+pub struct LicenseError {
+    pub kind: LicenseErrorKind,
+    pub message: String,
+    /// RedirectException's `Location`: the endpoint of the license's home Region.
+    pub location: Option<String>,
+}
+
+impl LicenseError {
+    pub fn new(kind: LicenseErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            location: None,
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(LicenseErrorKind::Validation, message)
+    }
+}
+
+impl IntoResponse for LicenseError {
+    fn into_response(self) -> Response {
+        let name = self.kind.exception_name();
+        let mut body = json!({"__type": name, "Message": self.message});
+        if let Some(location) = self.location {
+            body["Location"] = json!(location);
+        }
+        let mut response = error_response(self.kind.status(), name, body);
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        response
     }
 }
 

@@ -1,7 +1,7 @@
 //! A store that counts its reads: `status` reports them, so "one keyring read per session at
 //! start, none per request" is something a benchmark can check rather than a claim.
 
-use super::{SessionRecord, StoreError, StoreKind, TokenStore};
+use super::{LicenseRecord, SessionRecord, StoreError, StoreKind, TokenStore};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -39,6 +39,19 @@ impl TokenStore for CountingStore {
 
     fn delete(&self, session: &str) -> Result<(), StoreError> {
         self.inner.delete(session)
+    }
+
+    fn load_license(&self, profile: &str) -> Result<Option<LicenseRecord>, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.inner.load_license(profile)
+    }
+
+    fn save_license(&self, profile: &str, record: &LicenseRecord) -> Result<(), StoreError> {
+        self.inner.save_license(profile, record)
+    }
+
+    fn delete_license(&self, profile: &str) -> Result<(), StoreError> {
+        self.inner.delete_license(profile)
     }
 }
 

@@ -1,12 +1,15 @@
 //! The OS keyring through `keyring-core` and one explicitly chosen platform store.
 
-use super::{SessionRecord, StoreError, StoreKind, TokenStore};
+use super::{LicenseRecord, SessionRecord, StoreError, StoreKind, TokenStore};
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The keyring "service" every item is filed under; the item's "user" is the session name.
+/// The keyring "service" every session item is filed under; the item's "user" is the session name.
 pub const KEYRING_SERVICE: &str = "sso-agent";
+/// License Manager profiles' items: a service of their own, so no profile name can be mistaken
+/// for a session's; the "user" is the profile name.
+pub const LICENSE_KEYRING_SERVICE: &str = "sso-agent-license";
 
 pub struct KeyringStore {
     kind: StoreKind,
@@ -21,13 +24,28 @@ impl KeyringStore {
     }
 
     fn entry(&self, session: &str) -> Result<Entry, StoreError> {
-        let label = format!("sso-agent: sso-session {session}");
+        self.item(
+            KEYRING_SERVICE,
+            session,
+            &format!("sso-agent: sso-session {session}"),
+        )
+    }
+
+    fn license_entry(&self, profile: &str) -> Result<Entry, StoreError> {
+        self.item(
+            LICENSE_KEYRING_SERVICE,
+            profile,
+            &format!("sso-agent: License Manager token of profile {profile}"),
+        )
+    }
+
+    fn item(&self, service: &str, user: &str, label: &str) -> Result<Entry, StoreError> {
         let modifiers: HashMap<&str, &str> = match self.kind {
-            StoreKind::SecretService => HashMap::from([("label", label.as_str())]),
+            StoreKind::SecretService => HashMap::from([("label", label)]),
             _ => HashMap::new(),
         };
         self.backend
-            .build(KEYRING_SERVICE, session, Some(&modifiers))
+            .build(service, user, Some(&modifiers))
             .map_err(|err| classify(self.kind, err))
     }
 }
@@ -135,6 +153,45 @@ impl TokenStore for KeyringStore {
 
     fn delete(&self, session: &str) -> Result<(), StoreError> {
         match self.entry(session)?.delete_credential() {
+            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
+            Err(err) => Err(classify(self.kind, err)),
+        }
+    }
+
+    fn load_license(&self, profile: &str) -> Result<Option<LicenseRecord>, StoreError> {
+        let corrupt = |reason: String| StoreError::CorruptLicense {
+            store: self.kind,
+            profile: profile.to_string(),
+            reason,
+        };
+        let text = match self.license_entry(profile)?.get_password() {
+            Ok(text) => zeroize::Zeroizing::new(text),
+            Err(KeyringError::NoEntry) => return Ok(None),
+            Err(KeyringError::BadEncoding(_)) => return Err(corrupt("not UTF-8".into())),
+            Err(err) => return Err(classify(self.kind, err)),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|err| {
+            // The position and category only: serde's message can quote the token.
+            corrupt(format!(
+                "{:?} error at line {} column {}",
+                err.classify(),
+                err.line(),
+                err.column()
+            ))
+        })
+    }
+
+    fn save_license(&self, profile: &str, record: &LicenseRecord) -> Result<(), StoreError> {
+        let text = zeroize::Zeroizing::new(
+            serde_json::to_string(record).expect("a license record always serializes"),
+        );
+        self.license_entry(profile)?
+            .set_password(&text)
+            .map_err(|err| classify(self.kind, err))
+    }
+
+    fn delete_license(&self, profile: &str) -> Result<(), StoreError> {
+        match self.license_entry(profile)?.delete_credential() {
             Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
             Err(err) => Err(classify(self.kind, err)),
         }

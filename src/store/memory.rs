@@ -1,12 +1,13 @@
 //! A store in process memory: the last fallback (lost when the agent stops) and the tests' store.
 
-use super::{SessionRecord, StoreError, StoreKind, TokenStore};
+use super::{LicenseRecord, SessionRecord, StoreError, StoreKind, TokenStore};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 #[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, SessionRecord>>,
+    licenses: Mutex<HashMap<String, LicenseRecord>>,
 }
 
 impl TokenStore for MemoryStore {
@@ -27,12 +28,30 @@ impl TokenStore for MemoryStore {
         self.lock().remove(session);
         Ok(())
     }
+
+    fn load_license(&self, profile: &str) -> Result<Option<LicenseRecord>, StoreError> {
+        Ok(lock(&self.licenses).get(profile).cloned())
+    }
+
+    fn save_license(&self, profile: &str, record: &LicenseRecord) -> Result<(), StoreError> {
+        lock(&self.licenses).insert(profile.to_string(), record.clone());
+        Ok(())
+    }
+
+    fn delete_license(&self, profile: &str) -> Result<(), StoreError> {
+        lock(&self.licenses).remove(profile);
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionRecord>> {
-        self.records
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.records)
     }
 }

@@ -4,12 +4,14 @@
 
 mod counting;
 mod keyring;
+mod license_record;
 mod memory;
 mod record;
 mod select;
 mod writer;
 
 pub use counting::CountingStore;
+pub use license_record::LicenseRecord;
 pub use memory::MemoryStore;
 pub use record::{epoch_to_time, time_to_epoch, Registration, SessionRecord, TokenSet};
 pub use select::{open, open_from_env, OpenedStore, StoreChoice};
@@ -25,6 +27,10 @@ pub trait TokenStore: Send + Sync + 'static {
     fn save(&self, session: &str, record: &SessionRecord) -> Result<(), StoreError>;
     /// Removes the session's item; removing a missing item is not an error.
     fn delete(&self, session: &str) -> Result<(), StoreError>;
+    /// A License Manager profile's item (one per profile, apart from the sessions' items).
+    fn load_license(&self, profile: &str) -> Result<Option<LicenseRecord>, StoreError>;
+    fn save_license(&self, profile: &str, record: &LicenseRecord) -> Result<(), StoreError>;
+    fn delete_license(&self, profile: &str) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +92,12 @@ pub enum StoreError {
     Corrupt {
         store: StoreKind,
         session: String,
+        reason: String,
+    },
+    #[error("the {store} item for License Manager profile {profile} is not a token record ({reason}); it was left as it is: run `sso-agent license import --profile {profile}` to replace it")]
+    CorruptLicense {
+        store: StoreKind,
+        profile: String,
         reason: String,
     },
 }

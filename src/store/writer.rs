@@ -171,6 +171,22 @@ mod tests {
         fn delete(&self, session: &str) -> Result<(), StoreError> {
             self.inner.delete(session)
         }
+        fn load_license(
+            &self,
+            profile: &str,
+        ) -> Result<Option<crate::store::LicenseRecord>, StoreError> {
+            self.inner.load_license(profile)
+        }
+        fn save_license(
+            &self,
+            profile: &str,
+            record: &crate::store::LicenseRecord,
+        ) -> Result<(), StoreError> {
+            self.inner.save_license(profile, record)
+        }
+        fn delete_license(&self, profile: &str) -> Result<(), StoreError> {
+            self.inner.delete_license(profile)
+        }
     }
 
     fn record(region: &str) -> SessionRecord {

@@ -67,6 +67,8 @@ impl AgentHome {
             .env("SSO_AGENT_SOCKET", &self.socket)
             .env("AWS_ENDPOINT_URL_SSO_OIDC", &self.endpoint)
             .env("AWS_ENDPOINT_URL_SSO", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_LICENSE_MANAGER", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_STS", &self.endpoint)
             .env("SSO_AGENT_STORE", "secret-service")
             .env("SSO_AGENT_NO_AUTOSTART", "1")
             .env("SSO_AGENT_LOG", "debug")

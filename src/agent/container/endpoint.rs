@@ -134,8 +134,8 @@ async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full
     if let Some(refused) = refuse_grant(agent, &profile, presented) {
         return refused;
     }
-    let account_id = match agent.config.profile_role(&profile).await {
-        Ok(role) => role.role.account_id.clone(),
+    let account_id = match agent.config.served_role(&profile).await {
+        Ok(role) => role.account_id.clone(),
         Err(err) => return refusal(StatusCode::NOT_FOUND, "ProfileNotFound", &err.to_string()),
     };
     // Never a login from here: nobody watches these callers, and a grant may be ending with a

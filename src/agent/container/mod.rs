@@ -97,8 +97,9 @@ pub async fn grant(
 ) -> super::Reply {
     let refuse = |kind, message: String| super::error(kind, message);
     // The profile must be one the agent serves before anyone gets a token for it.
-    let session = match agent.config.profile_role(profile).await {
-        Ok(role) => role.session.name.clone(),
+    // A License Manager profile's grant is tied to its role key's `session`, the profile itself.
+    let session = match agent.config.served_role(profile).await {
+        Ok(role) => role.session.clone(),
         Err(err) => return refuse(ErrorKind::Config, err.to_string()),
     };
     let (ends, expires_at) = if for_caller {
@@ -165,7 +166,7 @@ pub async fn endpoint_url(agent: &Agent) -> Option<String> {
 /// keeps its own: it ends with its command).
 pub async fn revoke(agent: &Agent, profile: &str) -> super::Reply {
     // A mistyped name would end nothing and say so as if all were well.
-    if let Err(err) = agent.config.profile_role(profile).await {
+    if let Err(err) = agent.config.served_role(profile).await {
         return super::error(ErrorKind::Config, err.to_string());
     }
     let ended = agent.container.grants.revoke_timed(profile);
