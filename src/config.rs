@@ -152,6 +152,12 @@ pub enum ConfigError {
     },
     #[error("[{section}] in {file} is a credential_process profile, not the one with the SSO keys: name the profile its `credential_process --profile` names (keep SSO keys out of this one, or the SDKs stop running the helper)")]
     HelperProfile { file: String, section: String },
+    #[error("[{section}] in {file} is not an SSO profile: its credentials come from {source_keys}; sso-agent serves profiles with `sso_session` (`sso-agent configure` writes them) or a License Manager token")]
+    NotSsoProfile {
+        file: String,
+        section: String,
+        source_keys: &'static str,
+    },
     #[error("[{section}] in {file}: `{key}` goes on over indented lines below it; put its value on one line and un-indent the lines after it")]
     MultiLine {
         file: String,
@@ -430,11 +436,28 @@ impl AwsConfig {
     ) -> Result<SsoSessionConfig, ConfigError> {
         // The profile the SDKs run the helper for: adding SSO keys to it would stop them from
         // running it, so point at the profile it names instead.
-        if profile.get("sso_start_url").is_none() && profile.get("credential_process").is_some() {
-            return Err(ConfigError::HelperProfile {
-                file: self.file.clone(),
-                section: title.to_string(),
-            });
+        if profile.get("sso_start_url").is_none() {
+            let other_source = match profile.get("credential_process") {
+                Some(command) if helper_target(command).is_some() => {
+                    return Err(ConfigError::HelperProfile {
+                        file: self.file.clone(),
+                        section: title.to_string(),
+                    })
+                }
+                Some(_) => Some("`credential_process` (another tool)"),
+                None if profile.get("aws_access_key_id").is_some() => {
+                    Some("keys (`aws_access_key_id`)")
+                }
+                None if profile.get("role_arn").is_some() => Some("`role_arn` (an assumed role)"),
+                None => None,
+            };
+            if let Some(source_keys) = other_source {
+                return Err(ConfigError::NotSsoProfile {
+                    file: self.file.clone(),
+                    section: title.to_string(),
+                    source_keys,
+                });
+            }
         }
         let start_url = self.required(title, "sso_start_url", profile.get("sso_start_url"))?;
         self.check_url(title, &start_url)?;
@@ -829,10 +852,16 @@ mod tests {
             config.profile("loop"),
             Err(ConfigError::HelperProfile { .. })
         ));
-        assert!(matches!(
-            config.profile("vault"),
-            Err(ConfigError::HelperProfile { .. })
+        assert!(config.profile("vault").unwrap_err().to_string().contains(
+            "is not an SSO profile: its credentials come from `credential_process` (another tool)"
         ));
+        let keys =
+            parse("[profile static]\naws_access_key_id = AKIA\naws_secret_access_key = x\n").await;
+        assert!(keys
+            .profile("static")
+            .unwrap_err()
+            .to_string()
+            .contains("is not an SSO profile: its credentials come from keys"));
     }
 
     #[tokio::test]

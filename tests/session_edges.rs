@@ -455,7 +455,9 @@ async fn the_helpers_own_profile_is_served_and_another_helpers_is_named_as_such(
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("is a credential_process profile"),
+        stderr.contains(
+            "is not an SSO profile: its credentials come from `credential_process` (another tool)"
+        ),
         "{stderr}"
     );
     assert!(
