@@ -8,6 +8,7 @@ use common::home::*;
 use common::*;
 use serde_json::Value;
 use sso_agent::emulator::fixture::DEFAULT_LICENSE_ARN;
+use sso_agent::emulator::RunningEmulator;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -406,4 +407,265 @@ async fn the_one_renewer_renews_a_license_role_with_the_access_token_it_kept() {
         renewed["AccessKeyId"], first["AccessKeyId"],
         "served the renewed credentials"
     );
+}
+
+/// The TokenId in "Stored License Manager token ID for …".
+fn token_id(printed: &str) -> String {
+    printed
+        .split_whitespace()
+        .nth(4)
+        .unwrap_or_else(|| panic!("no token id in {printed}"))
+        .to_string()
+}
+
+/// Writes a `[profile NAME]` for the License Manager role, with no helper profile beside it.
+fn add_bare_license_profile(world: &AgentHome, name: &str) {
+    let config = world.home.join(".aws/config");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .unwrap();
+    write!(
+        file,
+        "\n[profile {name}]\nsso_agent_license_role_arn = {ROLE}\n\
+         sso_agent_license_token_properties = seat=1\nregion = us-east-1\n"
+    )
+    .unwrap();
+}
+
+/// Puts text that is not a license record in the profile's keyring item.
+fn plant_corrupt_item(profile: &str) {
+    let mut child = Command::new("secret-tool")
+        .args([
+            "store",
+            "--label=corrupt",
+            "service",
+            "sso-agent-license",
+            "username",
+            profile,
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"token\": \"canary-corrupt\"")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn keyring_has_item(profile: &str) -> bool {
+    Command::new("secret-tool")
+        .args([
+            "lookup",
+            "service",
+            "sso-agent-license",
+            "username",
+            profile,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+fn import_token(world: &AgentHome, profile: &str, token: &str) -> std::process::Output {
+    let mut import = world
+        .command(&["license", "import", "--profile", profile])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    import.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_keyring_item_is_replaced_by_import_and_removed_by_delete() {
+    let (_emulator, world) = approving_world("license-corrupt").await;
+    let (corrupt, unopened, donor) = (
+        "licensed-corrupt",
+        "licensed-corrupt-unopened",
+        "licensed-donor",
+    );
+    for name in [corrupt, unopened, donor] {
+        add_bare_license_profile(&world, name);
+    }
+    plant_corrupt_item(corrupt);
+    plant_corrupt_item(unopened);
+
+    let message = failing_credentials(&world, corrupt);
+    assert!(message.contains("keyring"), "{message}");
+    assert!(!message.contains("canary-corrupt"), "{message}");
+
+    // The command the situation calls for works on the unreadable item.
+    create_token(&world, donor, &[]);
+    let imported = import_token(&world, corrupt, &keyring_token(donor));
+    let printed = stdout_of(&imported);
+    assert!(
+        printed.contains("Stored License Manager token"),
+        "{printed}"
+    );
+    let answer = credentials(&world, corrupt);
+    assert!(answer["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+
+    // `delete` of an item the agent never could read: gone, and said so.
+    let deleted = stdout_of(&world.run(&["license", "delete", "--profile", unopened]));
+    assert!(
+        deleted.contains("Forgot the License Manager token"),
+        "{deleted}"
+    );
+    assert!(!keyring_has_item(unopened));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_imported_during_a_fetch_gets_its_own_access_token() {
+    let (emulator, world) = approving_world("license-race").await;
+    let (licensed, other) = ("licensed-race", "licensed-race-other");
+    add_bare_license_profile(&world, licensed);
+    add_bare_license_profile(&world, other);
+    let old_id = token_id(&create_token(&world, licensed, &[]));
+    let new_id = token_id(&create_token(&world, other, &[]));
+    let new_token = keyring_token(other);
+
+    // The first fetch waits in GetAccessToken while the profile's token is replaced.
+    scenario(
+        &emulator,
+        serde_json::json!({"faults": [{"operation": "AWSLicenseManager.GetAccessToken",
+            "count": 1, "delay_ms": 2000}]}),
+    )
+    .await;
+    let in_flight = world
+        .command(&["credential-process", "--profile", licensed])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    stdout_of(&import_token(&world, licensed, &new_token));
+    stdout_of(&in_flight.wait_with_output().unwrap());
+    let log = calls(&emulator).await;
+    assert_eq!(
+        count(
+            &log,
+            "AWSLicenseManager.GetAccessToken",
+            Some(&format!("TokenId={old_id}"))
+        ),
+        1,
+        "the first fetch was in flight with the old token when the new one came: {log:?}"
+    );
+
+    // The new token's first request asks for an access token of its own.
+    credentials(&world, licensed);
+    assert_eq!(
+        count(
+            &calls(&emulator).await,
+            "AWSLicenseManager.GetAccessToken",
+            Some(&format!("TokenId={new_id}"))
+        ),
+        1,
+        "the old token's access token was not reused"
+    );
+}
+
+/// ListTokens signed by the `dev` profile's credentials (the account the tokens are made in).
+async fn tokens_of_dev(emulator: &RunningEmulator, world: &AgentHome) -> usize {
+    let dev = credentials(world, "dev");
+    let signer = aws_sdk_licensemanager::config::Credentials::new(
+        dev["AccessKeyId"].as_str().unwrap(),
+        dev["SecretAccessKey"].as_str().unwrap(),
+        dev["SessionToken"].as_str().map(str::to_string),
+        None,
+        "dev",
+    );
+    let sdk = sso_agent::aws_sdk::sdk_config(REGION).await;
+    let config = aws_sdk_licensemanager::config::Builder::from(&sdk)
+        .endpoint_url(&emulator.base_url)
+        .credentials_provider(signer)
+        .build();
+    aws_sdk_licensemanager::Client::from_conf(config)
+        .list_tokens()
+        .send()
+        .await
+        .unwrap()
+        .tokens()
+        .iter()
+        .filter(|token| token.status() != Some("DELETED"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_token_whose_answer_is_lost_or_not_stored_makes_one_token() {
+    let (emulator, mut world) = approving_world("license-idempotent").await;
+    let licensed = "licensed-idempotent";
+    add_bare_license_profile(&world, licensed);
+
+    // CreateToken runs but its answer is lost: the SDK's retry carries the same ClientToken.
+    scenario(
+        &emulator,
+        serde_json::json!({"auto_approve_after_polls": 1,
+            "faults": [{"operation": "AWSLicenseManager.CreateToken",
+            "count": 1, "status": 500, "after_call": true}]}),
+    )
+    .await;
+    create_token(&world, licensed, &[]);
+    assert_eq!(
+        count(
+            &calls(&emulator).await,
+            "AWSLicenseManager.CreateToken",
+            None
+        ),
+        2
+    );
+    assert_eq!(tokens_of_dev(&emulator, &world).await, 1, "one token");
+
+    // The agent dies before it stores the next token: the error names the ClientToken, and
+    // the same command with it gets that token back instead of a second one.
+    stdout_of(&world.run(&["stop"]));
+    world.start_agent_with(|agent| {
+        agent.env("SSO_AGENT_FAILPOINT", "license:before-save");
+    });
+    let lost = world.run(&[
+        "license",
+        "create-token",
+        "--profile",
+        licensed,
+        "--license-arn",
+        DEFAULT_LICENSE_ARN,
+        "--role-arn",
+        ROLE,
+        "--token-property",
+        "seat=1",
+        "--source-profile",
+        "dev",
+    ]);
+    assert!(!lost.status.success());
+    let message = String::from_utf8_lossy(&lost.stderr).into_owned();
+    assert!(message.contains("was not stored"), "{message}");
+    let client_token = message
+        .split("--client-token ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no --client-token in {message}"))
+        .to_string();
+    world.start_agent();
+    let printed = create_token(&world, licensed, &["--client-token", &client_token]);
+    assert!(
+        printed.contains("Stored License Manager token"),
+        "{printed}"
+    );
+    assert_eq!(
+        tokens_of_dev(&emulator, &world).await,
+        2,
+        "not a third token"
+    );
+    credentials(&world, licensed);
 }

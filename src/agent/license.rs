@@ -27,6 +27,9 @@ pub struct LicenseSlot {
 #[derive(Default)]
 struct LicenseState {
     record: Option<LicenseRecord>,
+    /// Bumped whenever `record` is replaced, so a fetch that began with the old token does not
+    /// leave its access token, credentials or failure behind for the new one.
+    generation: u64,
     /// The access token and when it ends (epoch seconds).
     access: Option<(Secret, u64)>,
     /// The last failure, for `status`; one that needs a new token stops upstream calls.
@@ -49,8 +52,35 @@ impl LicenseSlot {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn record(&self) -> Option<LicenseRecord> {
-        self.state().record.clone()
+    /// The token and the generation it belongs to.
+    fn record(&self) -> (Option<LicenseRecord>, u64) {
+        let state = self.state();
+        (state.record.clone(), state.generation)
+    }
+
+    /// A new token (or none): everything learnt with the old one goes.
+    fn replace(&self, record: Option<LicenseRecord>) -> Option<LicenseRecord> {
+        let mut state = self.state();
+        let generation = state.generation + 1;
+        std::mem::replace(
+            &mut *state,
+            LicenseState {
+                record,
+                generation,
+                ..LicenseState::default()
+            },
+        )
+        .record
+    }
+
+    /// Runs `change` on the state if the token is still the one of `generation`.
+    fn if_current<T>(
+        &self,
+        generation: u64,
+        change: impl FnOnce(&mut LicenseState) -> T,
+    ) -> Option<T> {
+        let mut state = self.state();
+        (state.generation == generation).then(|| change(&mut state))
     }
 
     fn access_token(&self, now: SystemTime) -> Option<Secret> {
@@ -59,12 +89,13 @@ impl LicenseSlot {
         (now + ACCESS_TOKEN_MARGIN < epoch_to_time(*ends)).then(|| token.clone())
     }
 
-    fn failed(&self, failure: &LicenseFailure) {
-        let mut state = self.state();
-        if failure.needs_new_token() {
-            state.access = None;
-        }
-        state.problem = Some(failure.clone());
+    fn failed(&self, generation: u64, failure: &LicenseFailure) {
+        self.if_current(generation, |state| {
+            if failure.needs_new_token() {
+                state.access = None;
+            }
+            state.problem = Some(failure.clone());
+        });
     }
 }
 
@@ -128,10 +159,13 @@ async fn fetch(
     profile: &LicenseProfileConfig,
     entry: &RoleEntry,
 ) -> Result<Arc<CachedCredentials>, LicenseFailure> {
-    let result = fetch_unrecorded(agent, slot, profile, entry).await;
+    let (record, generation) = slot.record();
+    let result = fetch_unrecorded(agent, slot, profile, entry, record, generation).await;
     match &result {
-        Ok(_) => slot.state().problem = None,
-        Err(failure) => slot.failed(failure),
+        Ok(_) => {
+            slot.if_current(generation, |state| state.problem = None);
+        }
+        Err(failure) => slot.failed(generation, failure),
     }
     result
 }
@@ -141,15 +175,16 @@ async fn fetch_unrecorded(
     slot: &LicenseSlot,
     profile: &LicenseProfileConfig,
     entry: &RoleEntry,
+    record: Option<LicenseRecord>,
+    generation: u64,
 ) -> Result<Arc<CachedCredentials>, LicenseFailure> {
     let name = profile.name.clone();
-    let record = slot.record().ok_or_else(|| LicenseFailure::NoToken {
+    let record = record.ok_or_else(|| LicenseFailure::NoToken {
         profile: name.clone(),
     })?;
-    if let Some(problem) = slot
-        .state()
-        .problem
-        .clone()
+    let known_problem = slot.if_current(generation, |state| state.problem.clone());
+    if let Some(problem) = known_problem
+        .flatten()
         .filter(LicenseFailure::needs_new_token)
     {
         return Err(problem);
@@ -175,10 +210,10 @@ async fn fetch_unrecorded(
                     &profile.token_properties,
                 )
                 .await?;
-                slot.state().access = Some((
-                    access.clone(),
-                    time_to_epoch(issued + ACCESS_TOKEN_LIFETIME),
-                ));
+                let ends = time_to_epoch(issued + ACCESS_TOKEN_LIFETIME);
+                slot.if_current(generation, |state| {
+                    state.access = Some((access.clone(), ends))
+                });
                 access
             }
         };
@@ -192,14 +227,18 @@ async fn fetch_unrecorded(
         .await
         {
             Ok(credentials) => {
-                let cached = entry.store(CachedCredentials::new(&credentials));
+                let fetched = CachedCredentials::new(&credentials);
+                // Credentials of a token replaced meanwhile answer this request only.
+                let cached = slot
+                    .if_current(generation, |_| entry.store(fetched))
+                    .unwrap_or_else(|| Arc::new(CachedCredentials::new(&credentials)));
                 agent.roles.added.notify_one();
                 return Ok(cached);
             }
             Err(LicenseFailure::Sts { code, .. })
                 if attempt == 0 && code == "ExpiredTokenException" =>
             {
-                slot.state().access = None;
+                slot.if_current(generation, |state| state.access = None);
             }
             Err(failure) => return Err(failure),
         }
@@ -254,10 +293,9 @@ pub async fn import(
         source_profile,
     };
     let name = license.profile.name.clone();
-    let slot = match slot(agent, &name).await {
-        Ok(slot) => slot,
-        Err(failure) => return error(ErrorKind::Store, failure.to_string()),
-    };
+    // The item is overwritten without being read first: an unreadable one is what this
+    // command replaces.
+    crate::failpoint::hit("license:before-save");
     let store = agent.store.clone();
     let (item, saved) = (name.clone(), record.clone());
     if let Err(err) = bounded(store.kind(), store_timeout(), move || {
@@ -270,11 +308,7 @@ pub async fn import(
             format!("the token of profile {name} was not saved: {err}"),
         );
     }
-    *slot.state() = LicenseState {
-        record: Some(record.clone()),
-        ..LicenseState::default()
-    };
-    agent.roles.forget_license(&name);
+    replace_token(agent, &name, Some(record.clone())).await;
     Response::LicenseStored(token_info(&name, &record)).into()
 }
 
@@ -285,9 +319,19 @@ pub async fn forget(agent: &Arc<Agent>, profile: &str) -> Reply {
         Err(reply) => return reply,
     };
     let name = license.profile.name.clone();
-    let slot = match slot(agent, &name).await {
-        Ok(slot) => slot,
-        Err(failure) => return error(ErrorKind::Store, failure.to_string()),
+    // Whether there was a token, without requiring a readable item: an unreadable one counts.
+    let opened = agent.lock_licenses().get(&name).cloned();
+    let had_token = match opened {
+        Some(slot) => slot.record().0.is_some(),
+        None => {
+            let (store, item) = (agent.store.clone(), name.clone());
+            !matches!(
+                bounded(store.kind(), store_timeout(), move || store
+                    .load_license(&item))
+                .await,
+                Ok(None)
+            )
+        }
     };
     let store = agent.store.clone();
     let item = name.clone();
@@ -301,13 +345,33 @@ pub async fn forget(agent: &Arc<Agent>, profile: &str) -> Reply {
             format!("the token of profile {name} was not removed: {err}"),
         );
     }
-    let forgotten = std::mem::take(&mut *slot.state()).record.is_some();
-    agent.roles.forget_license(&name);
+    let forgotten = replace_token(agent, &name, None).await.is_some() || had_token;
     Response::LicenseForgotten {
         profile: name,
         forgotten,
     }
     .into()
+}
+
+/// Puts `record` in the profile's slot (made if it was never opened) once the keyring holds it,
+/// and drops the profile's cached credentials. Returns the token it replaced.
+async fn replace_token(
+    agent: &Agent,
+    profile: &str,
+    record: Option<LicenseRecord>,
+) -> Option<LicenseRecord> {
+    let _opening = agent.license_opening.lock().await;
+    let opened = agent.lock_licenses().get(profile).cloned();
+    let previous = match opened {
+        Some(slot) => slot.replace(record),
+        None => {
+            let slot = Arc::new(LicenseSlot::new(record));
+            agent.lock_licenses().insert(profile.to_string(), slot);
+            None
+        }
+    };
+    agent.roles.forget_license(profile);
+    previous
 }
 
 async fn license_profile(agent: &Agent, profile: &str) -> Result<LicenseEntry, Reply> {
@@ -422,20 +486,46 @@ mod tests {
     fn a_failure_that_needs_a_new_token_drops_the_access_token() {
         let slot = LicenseSlot::new(None);
         slot.state().access = Some((Secret::new("access"), u64::MAX));
-        slot.failed(&LicenseFailure::Unreachable {
-            profile: "p".into(),
-            service: "STS",
-            variable: "AWS_ENDPOINT_URL_STS",
-            detail: "down".into(),
-        });
+        slot.failed(
+            0,
+            &LicenseFailure::Unreachable {
+                profile: "p".into(),
+                service: "STS",
+                variable: "AWS_ENDPOINT_URL_STS",
+                detail: "down".into(),
+            },
+        );
         assert!(
             slot.state().access.is_some(),
             "a transient failure keeps it"
         );
-        slot.failed(&LicenseFailure::Refused {
-            profile: "p".into(),
-            detail: "deleted".into(),
-        });
+        slot.failed(
+            0,
+            &LicenseFailure::Refused {
+                profile: "p".into(),
+                detail: "deleted".into(),
+            },
+        );
         assert!(slot.state().access.is_none());
+    }
+
+    #[test]
+    fn what_was_learnt_with_a_replaced_token_is_not_kept() {
+        let slot = LicenseSlot::new(None);
+        let (_, old) = slot.record();
+        slot.replace(None);
+        assert!(slot
+            .if_current(old, |state| state.access =
+                Some((Secret::new("old"), u64::MAX)))
+            .is_none());
+        slot.failed(
+            old,
+            &LicenseFailure::Refused {
+                profile: "p".into(),
+                detail: "the old token".into(),
+            },
+        );
+        let state = slot.state();
+        assert!(state.access.is_none() && state.problem.is_none());
     }
 }

@@ -62,6 +62,10 @@ pub enum LicenseCommand {
         /// default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
         #[arg(long, value_name = "S")]
         source_profile: Option<String>,
+        /// The idempotency token of an earlier create-token whose token was not stored: within
+        /// ten minutes License Manager answers the same token again instead of a new one.
+        #[arg(long, value_name = "ID")]
+        client_token: Option<String>,
     },
     /// Forget a License Manager profile's token; with --upstream, DeleteToken it first.
     #[command(
@@ -91,6 +95,7 @@ pub fn run(command: LicenseCommand) -> Result<()> {
             expiration_days,
             token_properties,
             source_profile,
+            client_token,
         } => create_token(CreateToken {
             profile,
             license_arn,
@@ -98,6 +103,7 @@ pub fn run(command: LicenseCommand) -> Result<()> {
             expiration_days,
             token_properties,
             source_profile,
+            client_token,
         }),
         LicenseCommand::Delete {
             profile,
@@ -146,13 +152,22 @@ fn import(profile: &str, file: Option<&Path>) -> Result<()> {
     }
     // Checked here too, so a wrong paste is refused before it reaches the agent.
     TokenClaims::read(token)?;
-    let stored = store(profile, Secret::new(token), None)?;
+    let stored = store(
+        &mut AgentClient::connect()?,
+        profile,
+        Secret::new(token),
+        None,
+    )?;
     print_stored(&stored);
     Ok(())
 }
 
-fn store(profile: &str, token: Secret, source_profile: Option<String>) -> Result<LicenseToken> {
-    let mut client = AgentClient::connect()?;
+fn store(
+    client: &mut AgentClient,
+    profile: &str,
+    token: Secret,
+    source_profile: Option<String>,
+) -> Result<LicenseToken> {
     let request = Request::LicenseImport {
         profile: profile.to_string(),
         token,
@@ -178,6 +193,7 @@ struct CreateToken {
     expiration_days: Option<i32>,
     token_properties: Vec<String>,
     source_profile: Option<String>,
+    client_token: Option<String>,
 }
 
 fn create_token(args: CreateToken) -> Result<()> {
@@ -187,9 +203,17 @@ fn create_token(args: CreateToken) -> Result<()> {
     let runtime = runtime()?;
     let profile = license_profile(&runtime, &args.profile)?;
     let credentials = signing_credentials(args.source_profile.as_deref())?;
+    // The agent that will keep the token is reached before the token exists (and again after:
+    // it closes a connection that stays quiet through CreateToken's retries).
+    drop(AgentClient::connect()?);
     let client = runtime.block_on(signed_client(&profile.region, credentials));
-    // One ClientToken for every try of this command: a retried call never makes two tokens.
-    let client_token = client_token()?;
+    // One ClientToken for every try of this command (the SDK's retries and ours): a retried
+    // call never makes two tokens.
+    let client_token = match args.client_token.clone() {
+        Some(given) if given.trim().is_empty() => bail!("--client-token must not be empty"),
+        Some(given) => given,
+        None => client_token()?,
+    };
     let mut waits = RATE_LIMIT_RETRIES.iter();
     let answer = loop {
         let sent = runtime.block_on(
@@ -219,11 +243,23 @@ fn create_token(args: CreateToken) -> Result<()> {
     let token = answer
         .token()
         .context("CreateToken answered without a Token; try again")?;
-    let stored = store(
-        &args.profile,
-        Secret::new(token),
-        args.source_profile.clone(),
-    )?;
+    let stored = AgentClient::connect()
+        .map_err(anyhow::Error::from)
+        .and_then(|mut agent| {
+            store(
+                &mut agent,
+                &args.profile,
+                Secret::new(token),
+                args.source_profile.clone(),
+            )
+        })
+        .map_err(|err| {
+        // The token exists only in this process now: say how to get it back.
+        anyhow::anyhow!(
+            "License Manager created token {} but it was not stored: {err:#}; once that is fixed, run the same command with `--client-token {client_token}` within ten minutes to get the same token again (not a new one)",
+            answer.token_id().unwrap_or("(no id)")
+        )
+    })?;
     print_stored(&stored);
     Ok(())
 }

@@ -17,12 +17,15 @@ pub const ROLE_SESSION_NAME: &str = "sso_agent_license_role_session_name";
 pub const TOKEN_PROPERTIES: &str = "sso_agent_license_token_properties";
 /// Every key that makes a profile a License Manager one.
 pub const KEYS: [&str; 3] = [ROLE_ARN, ROLE_SESSION_NAME, TOKEN_PROPERTIES];
-/// The keys that make a profile an SSO one.
-pub const SSO_KEYS: [&str; 4] = [
+/// The keys that make a profile an SSO one, the ones `configure` writes included.
+pub const SSO_KEYS: [&str; 7] = [
     "sso_session",
     "sso_start_url",
     "sso_account_id",
     "sso_role_name",
+    super::generated::SESSION,
+    super::generated::ACCOUNT_ID,
+    super::generated::ROLE_NAME,
 ];
 pub const DEFAULT_ROLE_SESSION_NAME: &str = "sso-agent";
 
@@ -212,6 +215,20 @@ mod tests {
             for part in ["/cfg", "[profile both]", "sso_session", ROLE_ARN] {
                 assert!(message.contains(part), "{part} in {message}");
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_generated_profile_with_license_keys_is_two_sources() {
+        let config = parse(&format!(
+            "[sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n\
+             [profile gen]\nsso_agent_session = corp\nsso_agent_account_id = 111122223333\n\
+             sso_agent_role_name = R\n{ROLE_ARN} = {ROLE}\nregion = us-east-1\n"
+        ))
+        .await;
+        let message = config.license_profile("gen").unwrap_err().to_string();
+        for part in ["[profile gen]", "sso_agent_session", ROLE_ARN] {
+            assert!(message.contains(part), "{part} in {message}");
         }
     }
 

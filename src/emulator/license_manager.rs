@@ -21,7 +21,7 @@
 
 use super::caller::{signed_caller, Caller, Refused};
 use super::jwt::{self, Claims, Invalid};
-use super::state::{random_token, ClientTokenUse, Emulator, Inner, LicenseToken};
+use super::state::{random_token, CallDetail, ClientTokenUse, Emulator, Inner, LicenseToken};
 use super::wire::{LicenseError, LicenseErrorKind as Kind};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -85,11 +85,25 @@ pub async fn handle(
         Err(Failure::License(err)) => err.into_response(),
         Err(Failure::Auth(refused)) => refused.into_response(),
     };
+    if operation(target) == Some(GET_ACCESS_TOKEN) {
+        if let Some(token_id) = requested_token_id(&emulator, &body) {
+            response
+                .extensions_mut()
+                .insert(CallDetail(format!("TokenId={token_id}")));
+        }
+    }
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-amz-json-1.1"),
     );
     response
+}
+
+/// The TokenId a GetAccessToken request's token names, for the call log (never the token).
+fn requested_token_id(emulator: &Emulator, body: &[u8]) -> Option<String> {
+    let request: GetAccessTokenRequest = serde_json::from_slice(body).ok()?;
+    let claims = emulator.jwt.verify(request.token.as_deref()?).ok()?;
+    Some(claims.jti)
 }
 
 enum Failure {

@@ -118,7 +118,8 @@ impl Scenario {
 
 /// One injected fault. Effects combine in this order: wait `delay_ms`, then reset the
 /// connection, or send a garbage body, or answer `status` with `error`; with only a delay the
-/// call then proceeds normally.
+/// call then proceeds normally. With `after_call` the call itself runs first and takes effect,
+/// and only its answer is lost (what a client retrying an idempotent call must survive).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
@@ -136,6 +137,8 @@ pub struct Fault {
     pub reset: bool,
     #[serde(default)]
     pub garbage: bool,
+    #[serde(default)]
+    pub after_call: bool,
 }
 
 fn one() -> u32 {

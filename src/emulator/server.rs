@@ -163,18 +163,27 @@ async fn aws_call(State(emulator): State<Arc<Emulator>>, request: Request, next:
         None => next.run(request).await,
         Some(fault) => {
             tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+            let kill = request.extensions().get::<KillSwitch>().cloned();
+            // With `after_call` the call takes effect first; the fault then replaces its answer.
+            let (unsent, answered) = if fault.after_call {
+                (None, Some(next.clone().run(request).await))
+            } else {
+                (Some(request), None)
+            };
             if fault.reset {
                 unanswered.answered = true;
                 record(&emulator, operation, 0, "reset", String::new());
-                if let Some(kill) = request.extensions().get::<KillSwitch>() {
+                if let Some(kill) = kill {
                     kill.0.notify_one();
                 }
                 // The connection task drops this request with the connection.
                 return std::future::pending().await;
             }
-            match faulty_response(operation, &fault) {
-                Some(response) => response,
-                None => next.run(request).await,
+            match (faulty_response(operation, &fault), unsent, answered) {
+                (Some(response), _, _) => response,
+                (None, _, Some(response)) => response,
+                (None, Some(request), None) => next.run(request).await,
+                (None, None, None) => unreachable!("a call is either sent or answered"),
             }
         }
     };

@@ -61,6 +61,13 @@ impl LicenseFailure {
             "AuthorizationException" => "the token's account does not allow GetAccessToken; ask its administrator to check the IAM policy",
             "RateLimitExceededException" => "too many requests even after retrying; try again in a minute",
             "ServerInternalException" => "License Manager failed on its side; try again shortly",
+            // GetAccessToken is sent unsigned, as its API allows: these come from an endpoint
+            // that wants a signed request, so not License Manager's own.
+            "MissingAuthenticationTokenException"
+            | "MissingAuthenticationToken"
+            | "UnrecognizedClientException"
+            | "IncompleteSignatureException"
+            | "InvalidSignatureException" => "GetAccessToken is sent unsigned (it is authorized by the token itself) and this endpoint wanted a signed request; check that the profile's `region` and AWS_ENDPOINT_URL_LICENSE_MANAGER point at License Manager, not at a proxy or another service",
             _ => "try again; if it persists, check the profile's `region` (the license's home Region)",
         };
         Self::LicenseManager {
@@ -130,6 +137,9 @@ mod tests {
             "AuthorizationException",
             "RateLimitExceededException",
             "ServerInternalException",
+            "MissingAuthenticationTokenException",
+            "UnrecognizedClientException",
+            "IncompleteSignatureException",
         ] {
             let message = LicenseFailure::from_get_access_token("p", service(code)).to_string();
             assert!(message.contains(code), "{message}");
