@@ -218,8 +218,8 @@ pub struct PendingLoginInfo {
     pub user_code: String,
     /// Seconds left before the code expires, when this answer was made.
     pub expires_in: u64,
-    /// The agent's desktop notification showing this code was shown (absent from an older
-    /// agent: false).
+    /// The agent showed the login on the desktop: its notification with this code was shown,
+    /// or (a browser login) it opened the page (absent from an older agent: false).
     #[serde(default)]
     pub notified: bool,
     /// Which login this is: `browser` (both URIs are the authorize URL, no user code; the

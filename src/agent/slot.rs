@@ -416,13 +416,15 @@ impl SessionSlot {
                 });
                 // The one click: the agent opens the authorize page where it runs, since the
                 // callback comes back to its own loopback listener.
-                if pending.flow == LoginFlow::Browser && !no_browser {
+                let opened = pending.flow == LoginFlow::Browser && !no_browser;
+                if opened {
                     self.notifier.notify(DesktopEvent::OpenBrowser {
                         session: pending.session.clone(),
                         url: pending.verification_uri_complete.clone(),
                     });
                 }
-                let notified = self.notifier.login_needed(&pending).await;
+                // A page opened on this desktop shows the person the login as a notification does.
+                let notified = self.notifier.login_needed(&pending).await || opened;
                 guard.send(Flight::Pending {
                     login: pending,
                     notified,
