@@ -931,10 +931,17 @@ mod tests {
             ("", FlowSetting::Auto),
             ("sso_agent_login_flow = auto\n", FlowSetting::Auto),
             ("sso_agent_login_flow = browser\n", FlowSetting::Browser),
-            ("sso_agent_login_flow = device-code\n", FlowSetting::DeviceCode),
+            (
+                "sso_agent_login_flow = device-code\n",
+                FlowSetting::DeviceCode,
+            ),
         ] {
             let config = parse(&section(line)).await;
-            assert_eq!(config.sso_session("s").unwrap().login_flow, expected, "{line}");
+            assert_eq!(
+                config.sso_session("s").unwrap().login_flow,
+                expected,
+                "{line}"
+            );
         }
         let config = parse(&section("sso_agent_login_flow = pkce\n")).await;
         let err = config.sso_session("s").unwrap_err().to_string();

@@ -185,7 +185,10 @@ mod tests {
             ..pending
         };
         let line = login_prompt(&browser);
-        assert!(line.contains("https://oidc.example/authorize?client_id=c") && line.contains("browser"), "{line}");
+        assert!(
+            line.contains("https://oidc.example/authorize?client_id=c") && line.contains("browser"),
+            "{line}"
+        );
         assert!(!line.contains("confirm the code"), "{line}");
     }
 }

@@ -130,7 +130,10 @@ pub fn decide(setting: FlowSetting, use_device_code: bool, env: &FlowEnvironment
                     "no GUI session (the agent runs under SSH)",
                 )
             } else if env.console_user {
-                FlowChoice::new(LoginFlow::Browser, "a GUI session (the console is this user's)")
+                FlowChoice::new(
+                    LoginFlow::Browser,
+                    "a GUI session (the console is this user's)",
+                )
             } else {
                 FlowChoice::new(
                     LoginFlow::DeviceCode,
@@ -258,12 +261,18 @@ mod tests {
                 "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)".to_string()
             )
         );
-        let ssh = FlowEnvironment { ssh: true, ..linux() };
+        let ssh = FlowEnvironment {
+            ssh: true,
+            ..linux()
+        };
         assert_eq!(
             choose(&ssh).1,
             "no display (SSH session without X forwarding)"
         );
-        let wsl = FlowEnvironment { wsl: true, ..linux() };
+        let wsl = FlowEnvironment {
+            wsl: true,
+            ..linux()
+        };
         assert_eq!(choose(&wsl).1, "no display (WSL without WSLg)");
         let container = FlowEnvironment {
             container: true,

@@ -3,8 +3,8 @@
 
 use crate::config::SsoSessionConfig;
 use crate::login_flow::{FlowChoice, LoginFlow};
-use crate::oidc::BrowserLogin;
 use crate::oidc::refresh::{decide, Attempts, RefreshDecision};
+use crate::oidc::BrowserLogin;
 use crate::oidc::{self, LoginError, PendingLogin, RefreshFailure};
 use crate::store::{epoch_to_time, RecordWriter, SessionRecord, StoreError, TokenSet, TokenStore};
 use std::future::Future;
@@ -173,11 +173,10 @@ impl Session {
                     .await
                 }
                 LoginFlow::Browser => {
-                    let endpoint = self
-                        .record
-                        .oidc_endpoint
-                        .clone()
-                        .unwrap_or_else(|| crate::aws_sdk::aws_oidc_endpoint(&self.config.region));
+                    let endpoint =
+                        self.record.oidc_endpoint.clone().unwrap_or_else(|| {
+                            crate::aws_sdk::aws_oidc_endpoint(&self.config.region)
+                        });
                     let target = oidc::AuthorizeTarget {
                         session: &self.config.name,
                         endpoint: &endpoint,

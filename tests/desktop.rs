@@ -335,7 +335,10 @@ async fn a_browser_logins_notification_opens_the_authorize_page() {
         &format!("AWS login needed: {}", world.session),
     );
     let notify = &recorded[recorded.find("member=Notify").expect("a Notify call")..];
-    assert!(notify.contains("Approve the login in your browser"), "{notify}");
+    assert!(
+        notify.contains("Approve the login in your browser"),
+        "{notify}"
+    );
     wait_until("the agent to open the page", || {
         std::fs::read_to_string(&opened).is_ok_and(|urls| urls.lines().count() == 1)
     });
@@ -354,7 +357,11 @@ async fn a_browser_logins_notification_opens_the_authorize_page() {
     // The person approves on the page; the emulator redirects to the agent's callback.
     scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
     let landed = reqwest::get(urls[0]).await.unwrap();
-    assert!(landed.text().await.unwrap().contains("You can close this tab"));
+    assert!(landed
+        .text()
+        .await
+        .unwrap()
+        .contains("You can close this tab"));
     let output = tokio::task::spawn_blocking(move || waiting.wait_with_output().unwrap())
         .await
         .unwrap();

@@ -89,8 +89,16 @@ fn query(url: &str) -> HashMap<String, String> {
 /// The authorize page's form (the emulator's Approve/Deny), posted as a browser would; the
 /// redirect to the loopback callback is followed. Returns the callback page's status and text.
 async fn answer_the_page(authorize_url: &str, action: &str) -> (u16, String) {
-    let page = reqwest::get(authorize_url).await.unwrap().text().await.unwrap();
-    let id_at = page.find("name=\"request_id\" value=\"").expect("the approve form") + 25;
+    let page = reqwest::get(authorize_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let id_at = page
+        .find("name=\"request_id\" value=\"")
+        .expect("the approve form")
+        + 25;
     let request_id = &page[id_at..id_at + page[id_at..].find('"').unwrap()];
     let base = authorize_url.split("/authorize").next().unwrap();
     let landed = reqwest::Client::new()
@@ -116,15 +124,25 @@ async fn one_click_the_helper_starts_a_browser_login_the_agent_opens_and_credent
     let (script, opened) = browser(&world, true);
     start_with_display(&mut world, &script, &[]);
 
-    let output = world.program(HELPER).args(["--profile", "dev"]).output().unwrap();
+    let output = world
+        .program(HELPER)
+        .args(["--profile", "dev"])
+        .output()
+        .unwrap();
     let credentials: Value = serde_json::from_str(&stdout_of(&output)).unwrap();
-    assert!(credentials["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert!(credentials["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .starts_with("ASIA"));
 
     // The agent opened the authorize URL once, with what the AWS CLI sends.
     let urls = std::fs::read_to_string(&opened).unwrap();
     assert_eq!(urls.lines().count(), 1, "{urls}");
     let url = urls.trim();
-    assert!(url.starts_with(&format!("{}/authorize?", emulator.base_url)), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/authorize?", emulator.base_url)),
+        "{url}"
+    );
     let params = query(url);
     assert_eq!(params["response_type"], "code");
     assert_eq!(params["code_challenge_method"], "S256");
@@ -143,7 +161,10 @@ async fn one_click_the_helper_starts_a_browser_login_the_agent_opens_and_credent
     assert_eq!(count(&calls, "StartDeviceAuthorization", None), 0);
     let item = keyring_item(&world.session).expect("the login is stored");
     let grants = item["registration"]["grant_types"].as_array().unwrap();
-    assert!(grants.iter().any(|g| g == "authorization_code"), "{grants:?}");
+    assert!(
+        grants.iter().any(|g| g == "authorization_code"),
+        "{grants:?}"
+    );
     assert!(grants.iter().any(|g| g == "refresh_token"), "{grants:?}");
 
     let status = status(&world);
@@ -152,7 +173,10 @@ async fn one_click_the_helper_starts_a_browser_login_the_agent_opens_and_credent
         json!({"flow": "browser", "reason": "DISPLAY is set"})
     );
     let printed = stdout_of(&world.run(&["status"]));
-    assert!(printed.contains("login flow: browser (DISPLAY is set)"), "{printed}");
+    assert!(
+        printed.contains("login flow: browser (DISPLAY is set)"),
+        "{printed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +197,10 @@ async fn login_prints_the_url_and_the_approve_button_completes_the_login_on_the_
     let pending = pending(&world, "browser");
     assert_eq!(pending["flow_reason"], "DISPLAY is set");
     assert_eq!(pending["user_code"], "");
-    let url = pending["verification_uri_complete"].as_str().unwrap().to_string();
+    let url = pending["verification_uri_complete"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         query(&url)["redirect_uri"],
         format!("http://127.0.0.1:{port}/oauth/callback")
@@ -185,7 +212,10 @@ async fn login_prints_the_url_and_the_approve_button_completes_the_login_on_the_
     let output = wait_output(login);
     let printed = text(&output);
     assert!(output.status.success(), "{printed}");
-    assert!(printed.contains("in the browser (DISPLAY is set)"), "{printed}");
+    assert!(
+        printed.contains("in the browser (DISPLAY is set)"),
+        "{printed}"
+    );
     assert!(printed.contains(&url), "the URL is printed: {printed}");
     assert!(printed.contains("Logged in to sso-session"), "{printed}");
     // --no-browser: the agent opened nothing.
@@ -210,9 +240,11 @@ async fn a_wrong_state_ends_the_login_and_never_reaches_create_token() {
         .await
         .unwrap();
     assert_eq!(favicon.status(), 404);
-    let forged = reqwest::get(format!("{redirect}?code=emu-code-forged&state=not-the-state"))
-        .await
-        .unwrap();
+    let forged = reqwest::get(format!(
+        "{redirect}?code=emu-code-forged&state=not-the-state"
+    ))
+    .await
+    .unwrap();
     assert_eq!(forged.status(), 400);
     let output = wait_output(login);
     assert!(!output.status.success());
@@ -250,7 +282,11 @@ async fn no_answer_within_the_timeout_ends_the_login() {
     let emulator = emulator().await;
     let mut world = AgentHome::new(&emulator, "pkce-timeout");
     let (script, _) = browser(&world, false);
-    start_with_display(&mut world, &script, &[("SSO_AGENT_BROWSER_LOGIN_TIMEOUT", "2")]);
+    start_with_display(
+        &mut world,
+        &script,
+        &[("SSO_AGENT_BROWSER_LOGIN_TIMEOUT", "2")],
+    );
     let started = Instant::now();
     let output = world.run(&["login"]);
     assert!(!output.status.success());
@@ -308,18 +344,40 @@ async fn another_users_connection_to_the_callback_is_refused() {
     );
     let other = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "curl"])
-        .args(["-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", &forged])
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &forged,
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&other.stdout), "000", "no answer for nobody");
+    assert_eq!(
+        String::from_utf8_lossy(&other.stdout),
+        "000",
+        "no answer for nobody"
+    );
     // Still pending, and our own browser finishes it.
     pending(&world, "browser");
     let (status, _) = answer_the_page(&url, "approve").await;
     assert_eq!(status, 200);
     let output = wait_output(login);
     assert!(output.status.success(), "{}", text(&output));
-    assert!(world.logs().contains("refused a connection to the login's callback"));
-    assert_eq!(count(&calls(&emulator).await, "CreateToken", Some("authorization_code")), 1);
+    assert!(world
+        .logs()
+        .contains("refused a connection to the login's callback"));
+    assert_eq!(
+        count(
+            &calls(&emulator).await,
+            "CreateToken",
+            Some("authorization_code")
+        ),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,7 +395,13 @@ async fn many_waiters_share_one_browser_login() {
             .into_iter()
             .map(|profile| {
                 let world = &world;
-                scope.spawn(move || world.program(HELPER).args(["--profile", profile]).output().unwrap())
+                scope.spawn(move || {
+                    world
+                        .program(HELPER)
+                        .args(["--profile", profile])
+                        .output()
+                        .unwrap()
+                })
             })
             .collect();
         helpers.into_iter().map(|h| h.join().unwrap()).collect()
@@ -378,8 +442,16 @@ async fn use_device_code_turns_a_waiting_browser_login_into_a_device_login_every
     let code = device["user_code"].as_str().unwrap().to_string();
     assert!(!code.is_empty());
     // The browser login's listener is gone.
-    assert!(reqwest::get(format!("{redirect}?code=x&state=y")).await.is_err());
-    control(&emulator, "POST", "/_emulator/approve", json!({"user_code": code})).await;
+    assert!(reqwest::get(format!("{redirect}?code=x&state=y"))
+        .await
+        .is_err());
+    control(
+        &emulator,
+        "POST",
+        "/_emulator/approve",
+        json!({"user_code": code}),
+    )
+    .await;
 
     for child in [first, second] {
         let output = wait_output(child);
@@ -426,7 +498,10 @@ async fn the_key_and_the_display_choose_the_flow_and_a_bad_key_names_the_values(
     let mut headless = AgentHome::new(&emulator, "pkce-headless");
     headless.start_agent();
     let printed = stdout_of(&headless.run(&["login"]));
-    assert!(printed.contains("with a device code (no display"), "{printed}");
+    assert!(
+        printed.contains("with a device code (no display"),
+        "{printed}"
+    );
 
     // A value that is none of the three: a config error naming them.
     std::fs::write(&config, with_key("pkce")).unwrap();

@@ -41,7 +41,10 @@ async fn outcome(
         Ok(slot) => slot,
         Err(message) => return error(ErrorKind::Store, message),
     };
-    match slot.token_with(want, wait, &agent.stopping(), options).await {
+    match slot
+        .token_with(want, wait, &agent.stopping(), options)
+        .await
+    {
         Ok(token) => logged_in(&config.name, &token),
         Err(NotReady::LoginPending(pending)) => Response::LoginPending(pending).into(),
         Err(NotReady::Failed(message)) => error(ErrorKind::Login, message),

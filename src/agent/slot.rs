@@ -255,7 +255,9 @@ impl SessionSlot {
             .as_ref()
             .is_some_and(|choice| choice.flow == LoginFlow::Browser);
         if browser && state.life.phase() == super::lifecycle::Phase::LoggingIn {
-            state.to_device_code.send_modify(|generation| *generation += 1);
+            state
+                .to_device_code
+                .send_modify(|generation| *generation += 1);
         }
     }
 

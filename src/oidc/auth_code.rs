@@ -80,7 +80,10 @@ pub async fn browser_login(
         session: session.to_string(),
         operation: "authorize",
         code: "InvalidEndpoint".into(),
-        meaning: format!("the sso-oidc endpoint {} is not a URL ({err})", target.endpoint),
+        meaning: format!(
+            "the sso-oidc endpoint {} is not a URL ({err})",
+            target.endpoint
+        ),
     })?;
     on_pending(&PendingLogin {
         session: session.to_string(),
@@ -91,7 +94,11 @@ pub async fn browser_login(
         flow: LoginFlow::Browser,
         flow_reason: String::new(),
     });
-    tracing::info!(session, port = listener.port(), "waiting for the browser's answer");
+    tracing::info!(
+        session,
+        port = listener.port(),
+        "waiting for the browser's answer"
+    );
 
     let refused = AtomicUsize::new(0);
     let callback = tokio::select! {
@@ -107,7 +114,11 @@ pub async fn browser_login(
     let code = match callback {
         Callback::Code(code) => code,
         Callback::StateMismatch { missing } => {
-            tracing::warn!(session, missing, "the browser's answer did not carry this login's state");
+            tracing::warn!(
+                session,
+                missing,
+                "the browser's answer did not carry this login's state"
+            );
             return Err(LoginError::StateMismatch {
                 session: session.to_string(),
                 problem: if missing {

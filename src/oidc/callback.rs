@@ -60,7 +60,11 @@ impl CallbackListener {
 
     /// Serves until a request on `/oauth/callback` of this user's arrives, and returns what it
     /// carried. Dropping the future stops listening. `refused` counts connections of others.
-    pub async fn wait(self, expected_state: &str, refused: &std::sync::atomic::AtomicUsize) -> Callback {
+    pub async fn wait(
+        self,
+        expected_state: &str,
+        refused: &std::sync::atomic::AtomicUsize,
+    ) -> Callback {
         let (outcomes, mut received) = mpsc::channel::<Callback>(1);
         let expected = Arc::new(expected_state.to_string());
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -118,12 +122,19 @@ async fn serve(
 /// The page for one request, and the outcome it brings (none for a stray request).
 fn answer<B>(request: &Request<B>, expected: &str) -> (Response<Full<Bytes>>, Option<Callback>) {
     if request.uri().path() != CALLBACK_PATH || request.method() != hyper::Method::GET {
-        return (page(StatusCode::NOT_FOUND, "Not found", "Nothing here."), None);
+        return (
+            page(StatusCode::NOT_FOUND, "Not found", "Nothing here."),
+            None,
+        );
     }
     let query: HashMap<String, String> = request
         .uri()
         .query()
-        .map(|query| url::form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+        .map(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     let outcome = callback(query, expected);
     let page = match &outcome {
@@ -224,7 +235,10 @@ mod tests {
     fn get(port: u16, target: &str) -> std::io::Result<u16> {
         let mut stream = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(stream, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        write!(
+            stream,
+            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer)?;
         Ok(answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0))
@@ -237,8 +251,11 @@ mod tests {
         let refused = AtomicUsize::new(0);
         let client = tokio::task::spawn_blocking(move || {
             let favicon = get(port, "/favicon.ico").unwrap();
-            let huge = get(port, &format!("/oauth/callback?x={}", "a".repeat(MAX_HEAD * 2)))
-                .unwrap_or(0);
+            let huge = get(
+                port,
+                &format!("/oauth/callback?x={}", "a".repeat(MAX_HEAD * 2)),
+            )
+            .unwrap_or(0);
             let done = get(port, "/oauth/callback?code=the-code&state=st").unwrap();
             (favicon, huge, done)
         });

@@ -49,7 +49,10 @@ pub async fn register(
     session: &SsoSessionConfig,
     flow: LoginFlow,
 ) -> Result<Registration, LoginError> {
-    let grant_types = vec![login_grant(flow).to_string(), GRANT_REFRESH_TOKEN.to_string()];
+    let grant_types = vec![
+        login_grant(flow).to_string(),
+        GRANT_REFRESH_TOKEN.to_string(),
+    ];
     let mut request = client
         .register_client()
         .client_name(format!("sso-agent-{}", session.name))
