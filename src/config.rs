@@ -21,6 +21,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const DEFAULT_SCOPE: &str = "sso:account:access";
+/// The `[sso-session]` key that chooses the login flow (`auto | browser | device-code`).
+pub const LOGIN_FLOW_KEY: &str = "sso_agent_login_flow";
 
 /// One `[sso-session NAME]` (or the session a legacy profile implies).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub struct SsoSessionConfig {
     pub start_url: String,
     pub region: String,
     pub registration_scopes: Vec<String>,
+    /// `sso_agent_login_flow`: which login the agent runs (default `auto`: by the display).
+    pub login_flow: crate::login_flow::FlowSetting,
 }
 
 impl SsoSessionConfig {
@@ -351,6 +355,7 @@ impl AwsConfig {
                 "sso_registration_scopes",
                 section.get("sso_registration_scopes"),
             )?),
+            login_flow: self.login_flow(&title, section.get(LOGIN_FLOW_KEY))?,
         })
     }
 
@@ -466,6 +471,7 @@ impl AwsConfig {
             region: self.required(title, "sso_region", profile.get("sso_region"))?,
             start_url,
             registration_scopes: vec![DEFAULT_SCOPE.to_string()],
+            login_flow: crate::login_flow::FlowSetting::Auto,
         })
     }
 
@@ -588,6 +594,26 @@ impl AwsConfig {
                 name: session.to_string(),
             }),
         }
+    }
+
+    /// `sso_agent_login_flow`: absent is `auto`; another value is an error naming the three.
+    fn login_flow(
+        &self,
+        section: &str,
+        value: Option<&str>,
+    ) -> Result<crate::login_flow::FlowSetting, ConfigError> {
+        let Some(value) = self.optional(section, LOGIN_FLOW_KEY, value)? else {
+            return Ok(crate::login_flow::FlowSetting::Auto);
+        };
+        crate::login_flow::FlowSetting::parse(value).ok_or_else(|| ConfigError::InvalidValue {
+            file: self.file.clone(),
+            section: section.to_string(),
+            key: LOGIN_FLOW_KEY.to_string(),
+            expected: format!(
+                "one of {} (it is `{value}`)",
+                crate::login_flow::FLOW_SETTINGS
+            ),
+        })
     }
 
     fn required(
@@ -893,6 +919,38 @@ mod tests {
             config.profile("dangling"),
             Err(ConfigError::DanglingSession { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn the_login_flow_key_takes_three_values_and_names_them_otherwise() {
+        let section = |value: &str| {
+            format!("[sso-session s]\nsso_start_url = https://s.example/start\nsso_region = us-east-1\n{value}")
+        };
+        use crate::login_flow::FlowSetting;
+        for (line, expected) in [
+            ("", FlowSetting::Auto),
+            ("sso_agent_login_flow = auto\n", FlowSetting::Auto),
+            ("sso_agent_login_flow = browser\n", FlowSetting::Browser),
+            (
+                "sso_agent_login_flow = device-code\n",
+                FlowSetting::DeviceCode,
+            ),
+        ] {
+            let config = parse(&section(line)).await;
+            assert_eq!(
+                config.sso_session("s").unwrap().login_flow,
+                expected,
+                "{line}"
+            );
+        }
+        let config = parse(&section("sso_agent_login_flow = pkce\n")).await;
+        let err = config.sso_session("s").unwrap_err().to_string();
+        assert!(
+            err.contains("sso_agent_login_flow")
+                && err.contains("auto, browser, device-code")
+                && err.contains("pkce"),
+            "{err}"
+        );
     }
 
     async fn parse(text: &str) -> AwsConfig {

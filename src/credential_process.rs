@@ -97,6 +97,15 @@ pub fn request_through_login(
 
 /// The line that asks for a login; its wording agrees with `sso-agent login`'s.
 pub fn login_prompt(pending: &PendingLoginInfo) -> String {
+    if pending.flow == crate::protocol::LoginFlow::Browser {
+        return format!(
+            "sso-agent: sso-session {} needs a login: approve it in the browser the agent opened, or open {} (it waits {} min), or run `{}` (`--use-device-code` where the browser cannot reach this machine)",
+            pending.session,
+            pending.verification_uri_complete,
+            pending.expires_in.div_ceil(60),
+            crate::config::login_command(&pending.session, None)
+        );
+    }
     format!(
         "sso-agent: sso-session {} needs a login: open {} and confirm the code {} (it expires in {} min), or run `{}`",
         pending.session,
@@ -159,6 +168,8 @@ mod tests {
             user_code: "ABCD-EFGH".into(),
             expires_in: 599,
             notified: false,
+            flow: crate::protocol::LoginFlow::DeviceCode,
+            flow_reason: "no display (SSH session without X forwarding)".into(),
         };
         let line = login_prompt(&pending);
         assert!(line.contains("expires in 10 min"), "{line}");
@@ -167,5 +178,17 @@ mod tests {
             line.contains("sso-agent login --sso-session corp"),
             "{line}"
         );
+        let browser = PendingLoginInfo {
+            verification_uri_complete: "https://oidc.example/authorize?client_id=c".into(),
+            user_code: String::new(),
+            flow: crate::protocol::LoginFlow::Browser,
+            ..pending
+        };
+        let line = login_prompt(&browser);
+        assert!(
+            line.contains("https://oidc.example/authorize?client_id=c") && line.contains("browser"),
+            "{line}"
+        );
+        assert!(!line.contains("confirm the code"), "{line}");
     }
 }

@@ -12,6 +12,8 @@ pub mod failpoint;
 pub mod hardening;
 pub mod license;
 pub mod logging;
+pub mod login_flow;
+pub mod loopback_peer;
 pub mod notify;
 pub mod oidc;
 pub mod paths;

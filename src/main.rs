@@ -26,7 +26,7 @@ enum Command {
     Daemon,
     /// Log in to an sso-session (opens the browser; waits until the session is live).
     #[command(
-        after_help = "Examples:\n  sso-agent login --sso-session corp\n  sso-agent login --profile dev --no-browser"
+        after_help = "The agent chooses the login: in a browser where it can show one (DISPLAY or WAYLAND_DISPLAY; on macOS a GUI session), else the device code. `sso_agent_login_flow = auto | browser | device-code` in the [sso-session] sets it.\n\nExamples:\n  sso-agent login --sso-session corp\n  sso-agent login --profile dev --no-browser\n  sso-agent login --use-device-code"
     )]
     #[command(group(ArgGroup::new("target").args(["sso_session", "profile"])))]
     Login {
@@ -37,12 +37,20 @@ enum Command {
         /// Log in to the session this [profile NAME] uses.
         #[arg(long)]
         profile: Option<String>,
-        /// Print the link and code only; do not open a browser.
+        /// Print the link (and code) only; do not open a browser.
         #[arg(long)]
         no_browser: bool,
         /// Log in again even while the session's token is valid.
         #[arg(long)]
         force: bool,
+        /// Use the device code (a link and a code for any device) instead of the browser
+        /// login; a browser login already waiting gives way to it.
+        #[arg(long)]
+        use_device_code: bool,
+        /// The port of the browser login's callback on 127.0.0.1 (default: any free one),
+        /// e.g. to forward it over SSH.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        redirect_port: Option<u16>,
     },
     /// Print credential_process JSON (Version 1) for a profile.
     #[command(
@@ -296,7 +304,16 @@ fn main() -> ExitCode {
             profile,
             no_browser,
             force,
-        } => cli::login::run(sso_session, profile, no_browser, force),
+            use_device_code,
+            redirect_port,
+        } => cli::login::run(cli::login::LoginArgs {
+            session: sso_session,
+            profile,
+            no_browser,
+            force,
+            use_device_code,
+            redirect_port,
+        }),
         Command::CredentialProcess { profile } => cli::credential_process::run(&profile),
         Command::Console {
             profile,

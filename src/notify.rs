@@ -1,6 +1,8 @@
 //! Telling the person when the agent needs them: a desktop notification per login (with the
-//! user code and an "Open" action that opens the verification page), withdrawn when the login
-//! ends, and a warning with "Log in now" before a session that cannot be renewed ends.
+//! user code and an "Open" action that opens the verification page — a browser login's
+//! authorize page), withdrawn when the login ends, and a warning with "Log in now" before a
+//! session that cannot be renewed ends. A browser login's page is also opened at once
+//! (`OpenBrowser`), with `webbrowser` (`$BROWSER`, xdg-open, open), as `console` opens its link.
 
 use crate::oidc::PendingLogin;
 use std::sync::Mutex;
@@ -21,6 +23,11 @@ pub enum DesktopEvent {
     LoginNeeded(PendingLogin),
     LoginEnded {
         session: String,
+    },
+    /// A browser login's authorize page, opened by the agent (the one click of that login).
+    OpenBrowser {
+        session: String,
+        url: String,
     },
     /// The session's token ends at `expires_at` and cannot be renewed.
     SessionEnding {
@@ -113,6 +120,12 @@ fn open_in_browser(url: String) {
 }
 
 fn login_text(pending: &PendingLogin) -> (String, String) {
+    if pending.flow == crate::login_flow::LoginFlow::Browser {
+        return (
+            format!("AWS login needed: {}", pending.session),
+            "Approve the login in your browser; if no page opened, choose Open.".to_string(),
+        );
+    }
     (
         format!("AWS login needed: {}", pending.session),
         format!(
@@ -161,6 +174,10 @@ mod platform {
                     if let Some(handle) = shown.remove(&session) {
                         handle.close_async().await;
                     }
+                    continue;
+                }
+                DesktopEvent::OpenBrowser { url, .. } => {
+                    open_in_browser(url);
                     continue;
                 }
                 DesktopEvent::LoginNeeded(pending) => {
@@ -237,7 +254,7 @@ mod platform {
 /// sees the code and runs `sso-agent login`. Untested on this project's CI.
 #[cfg(target_os = "macos")]
 mod platform {
-    use super::{ending_text, login_text, DesktopEvent};
+    use super::{ending_text, login_text, open_in_browser, DesktopEvent};
     use tokio::sync::{mpsc, oneshot};
 
     pub async fn run(
@@ -252,6 +269,10 @@ mod platform {
                     expires_at,
                 } => ending_text(&session, expires_at),
                 DesktopEvent::LoginEnded { .. } => continue,
+                DesktopEvent::OpenBrowser { url, .. } => {
+                    open_in_browser(url);
+                    continue;
+                }
             };
             let shown = tokio::task::spawn_blocking(move || match notify_rust::Notification::new()
                 .summary(&summary)

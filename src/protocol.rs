@@ -2,11 +2,16 @@
 //! length before it, capped at `MAX_FRAME` before anything is allocated. Every request carries
 //! `PROTOCOL_VERSION`; an agent that speaks another answers with an error that says to restart it.
 
+pub use crate::login_flow::LoginFlow;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// History (docs/design.md has the reasons): 2 `notified`, `force`, `stop`, `config_file`;
+/// 3 container grants; 4 `container_revoke`, `profile`; 5 `account_roles`; 6 License Manager;
+/// 7 the browser (PKCE) login: `login` gains `use_device_code`, `redirect_port`, `no_browser`,
+/// `login_pending` gains `flow` and `flow_reason`, `status` sessions gain `login_flow`.
+pub const PROTOCOL_VERSION: u32 = 7;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -29,6 +34,17 @@ pub enum Request {
         profile: Option<String>,
         #[serde(default)]
         force: bool,
+        /// Use the device code for this login, whatever the agent would choose; a browser
+        /// login already waiting for the session gives way to it.
+        #[serde(default)]
+        use_device_code: bool,
+        /// The browser login's callback port (`--redirect-port N`); absent: an ephemeral one.
+        #[serde(default)]
+        redirect_port: Option<u16>,
+        /// Do not open a browser for a browser login this request starts (the caller shows the
+        /// URL).
+        #[serde(default)]
+        no_browser: bool,
     },
     /// Waits for the session's login to end.
     AwaitLogin {
@@ -202,10 +218,28 @@ pub struct PendingLoginInfo {
     pub user_code: String,
     /// Seconds left before the code expires, when this answer was made.
     pub expires_in: u64,
-    /// The agent's desktop notification showing this code was shown (absent from an older
-    /// agent: false).
+    /// The agent showed the login on the desktop: its notification with this code was shown,
+    /// or (a browser login) it opened the page (absent from an older agent: false).
     #[serde(default)]
     pub notified: bool,
+    /// Which login this is: `browser` (both URIs are the authorize URL, no user code; the
+    /// agent opened it) or `device-code`.
+    #[serde(default = "device_code")]
+    pub flow: LoginFlow,
+    /// Why that flow ("DISPLAY is set", "--use-device-code", …).
+    #[serde(default)]
+    pub flow_reason: String,
+}
+
+fn device_code() -> LoginFlow {
+    LoginFlow::DeviceCode
+}
+
+/// The flow of a session's last or current login, and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFlowStatus {
+    pub flow: LoginFlow,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,6 +345,9 @@ pub struct SessionStatus {
     pub pending_login: Option<PendingLoginInfo>,
     /// Why the last refresh failed, while it keeps failing.
     pub last_error: Option<String>,
+    /// The flow of the last (or current) login since the agent started, and why.
+    #[serde(default)]
+    pub login_flow: Option<LoginFlowStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -423,7 +460,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 6);
+        assert_eq!(PROTOCOL_VERSION, 7);
     }
 
     #[test]
@@ -440,7 +477,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":6,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":7,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -470,7 +507,7 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":6,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":7,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

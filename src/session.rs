@@ -2,7 +2,9 @@
 //! The store is read once, when the session opens; afterwards it is only written.
 
 use crate::config::SsoSessionConfig;
+use crate::login_flow::{FlowChoice, LoginFlow};
 use crate::oidc::refresh::{decide, Attempts, RefreshDecision};
+use crate::oidc::BrowserLogin;
 use crate::oidc::{self, LoginError, PendingLogin, RefreshFailure};
 use crate::store::{epoch_to_time, RecordWriter, SessionRecord, StoreError, TokenSet, TokenStore};
 use std::future::Future;
@@ -19,6 +21,13 @@ pub struct Session {
     last_error: Option<String>,
     /// Why the store lacks the newest record, while it does.
     unsaved: Option<String>,
+}
+
+/// How one login runs: the flow chosen (and why), and the browser login's listener and wait.
+#[derive(Debug, Clone)]
+pub struct LoginPlan {
+    pub choice: FlowChoice,
+    pub browser: BrowserLogin,
 }
 
 /// What `refresh_if_due` did.
@@ -104,28 +113,96 @@ impl Session {
             .is_some_and(|token| epoch_to_time(token.expires_at) > now)
     }
 
-    /// Logs in with the device-authorization grant and stores the tokens. A registration the
-    /// service no longer knows is replaced once.
-    /// Each device code is handed to `on_pending`, a second one too (after a re-registration).
-    /// A store that fails to save the tokens does not fail the login: see `unsaved`.
+    /// Logs in with the device-authorization grant and stores the tokens (`login_as` with the
+    /// device code, never switched).
     pub async fn login(
         &mut self,
-        mut on_pending: impl FnMut(&PendingLogin) + Send,
+        on_pending: impl FnMut(&PendingLogin) + Send,
         cancel: impl Future<Output = ()>,
     ) -> Result<(), LoginError> {
+        let plan = LoginPlan {
+            choice: FlowChoice {
+                flow: LoginFlow::DeviceCode,
+                reason: "the device code was asked for".into(),
+            },
+            browser: BrowserLogin {
+                redirect_port: None,
+                timeout: oidc::DEFAULT_TIMEOUT,
+            },
+        };
+        self.login_as(plan, on_pending, cancel, std::future::pending())
+            .await
+    }
+
+    /// Logs in with the flow `plan` chose and stores the tokens. A registration the service no
+    /// longer knows is replaced once. Each code or authorize URL is handed to `on_pending` with
+    /// the flow and its reason (a second one too: after a re-registration, or a switch).
+    /// `to_device_code` completing while a browser login waits ends it and starts a device
+    /// login in its place (`--use-device-code` asked while the browser cannot finish).
+    /// A store that fails to save the tokens does not fail the login: see `unsaved`.
+    pub async fn login_as(
+        &mut self,
+        plan: LoginPlan,
+        mut on_pending: impl FnMut(&PendingLogin) + Send,
+        cancel: impl Future<Output = ()>,
+        to_device_code: impl Future<Output = ()>,
+    ) -> Result<(), LoginError> {
         let mut cancel = std::pin::pin!(cancel);
+        let mut to_device_code = std::pin::pin!(to_device_code);
+        let mut choice = plan.choice;
         let mut reregistered = false;
         loop {
-            let registration = self.registration().await?;
-            let result = oidc::device_login(
-                &self.oidc,
-                &self.config.name,
-                &self.config.start_url,
-                &registration,
-                &mut on_pending,
-                &mut cancel,
-            )
-            .await;
+            let registration = self.registration(choice.flow).await?;
+            let reason = choice.reason.clone();
+            let mut announce = |pending: &PendingLogin| {
+                on_pending(&PendingLogin {
+                    flow_reason: reason.clone(),
+                    ..pending.clone()
+                })
+            };
+            let result = match choice.flow {
+                LoginFlow::DeviceCode => {
+                    oidc::device_login(
+                        &self.oidc,
+                        &self.config.name,
+                        &self.config.start_url,
+                        &registration,
+                        &mut announce,
+                        &mut cancel,
+                    )
+                    .await
+                }
+                LoginFlow::Browser => {
+                    let endpoint =
+                        self.record.oidc_endpoint.clone().unwrap_or_else(|| {
+                            crate::aws_sdk::aws_oidc_endpoint(&self.config.region)
+                        });
+                    let target = oidc::AuthorizeTarget {
+                        session: &self.config.name,
+                        endpoint: &endpoint,
+                        scopes: &self.config.registration_scopes,
+                    };
+                    let login = oidc::browser_login(
+                        &self.oidc,
+                        target,
+                        &registration,
+                        plan.browser,
+                        &mut announce,
+                        &mut cancel,
+                    );
+                    tokio::select! {
+                        result = login => result,
+                        () = &mut to_device_code => {
+                            tracing::info!(session = %self.config.name, "the browser login gives way to a device-code login (--use-device-code)");
+                            choice = FlowChoice {
+                                flow: LoginFlow::DeviceCode,
+                                reason: "--use-device-code".into(),
+                            };
+                            continue;
+                        }
+                    }
+                }
+            };
             match result {
                 Ok(token) => {
                     self.record.token = Some(token);
@@ -146,14 +223,17 @@ impl Session {
         }
     }
 
-    /// The stored registration while it is usable, else a new one (stored before use).
-    async fn registration(&mut self) -> Result<crate::store::Registration, LoginError> {
+    /// The stored registration while it is usable for `flow`, else a new one (stored before use).
+    async fn registration(
+        &mut self,
+        flow: LoginFlow,
+    ) -> Result<crate::store::Registration, LoginError> {
         if let Some(registration) = &self.record.registration {
-            if oidc::registration_is_usable(registration, &self.config, SystemTime::now()) {
+            if oidc::registration_is_usable(registration, &self.config, flow, SystemTime::now()) {
                 return Ok(registration.clone());
             }
         }
-        let registration = oidc::register(&self.oidc, &self.config).await?;
+        let registration = oidc::register(&self.oidc, &self.config, flow).await?;
         self.record.registration = Some(registration.clone());
         self.save().await;
         Ok(registration)

@@ -302,3 +302,77 @@ fn the_demo_shows_its_login_code_in_a_desktop_notification() {
     let notify = &recorded[recorded.find("member=Notify").expect("a Notify call")..];
     assert!(notify.contains("AWS login needed: demo"), "{notify}");
 }
+
+/// A browser login on a desktop: the agent opens the authorize page at once, its notification's
+/// action opens the same page again (not a device page), and the helper waits for it with no
+/// terminal, since the person was shown the login on the desktop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_logins_notification_opens_the_authorize_page() {
+    let desktop = Desktop::start();
+    let emulator = emulator().await;
+    let mut world = AgentHome::new(&emulator, "desktop-pkce");
+    let (browser, opened) = browser_script(&world);
+    world.start_agent_with(|command| {
+        command.env("BROWSER", &browser).env("DISPLAY", ":99");
+    });
+    let mut helper = world.command(&["credential-process", "--profile", "dev"]);
+    helper
+        .env_remove("SSO_AGENT_LOGIN_WAIT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut helper, || {
+            rustix::process::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let waiting = helper.spawn().unwrap();
+    let recorded = desktop.wait_for(
+        "the Notify call",
+        &format!("AWS login needed: {}", world.session),
+    );
+    let notify = &recorded[recorded.find("member=Notify").expect("a Notify call")..];
+    assert!(
+        notify.contains("Approve the login in your browser"),
+        "{notify}"
+    );
+    wait_until("the agent to open the page", || {
+        std::fs::read_to_string(&opened).is_ok_and(|urls| urls.lines().count() == 1)
+    });
+    desktop.click();
+    wait_until("the action to open it again", || {
+        std::fs::read_to_string(&opened).is_ok_and(|urls| urls.lines().count() == 2)
+    });
+    let urls = std::fs::read_to_string(&opened).unwrap();
+    let urls: Vec<&str> = urls.lines().collect();
+    assert_eq!(urls[0], urls[1]);
+    assert!(
+        urls[0].starts_with(&format!("{}/authorize?", emulator.base_url)),
+        "{urls:?}"
+    );
+
+    // The person approves on the page; the emulator redirects to the agent's callback.
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let landed = reqwest::get(urls[0]).await.unwrap();
+    assert!(landed
+        .text()
+        .await
+        .unwrap()
+        .contains("You can close this tab"));
+    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    desktop.wait_for(
+        "the notification to be withdrawn",
+        "member=CloseNotification",
+    );
+    world.run(&["logout", "--all"]);
+}

@@ -25,6 +25,7 @@ fn session_config(label: &str) -> SsoSessionConfig {
         start_url: START_URL.into(),
         region: REGION.into(),
         registration_scopes: vec!["sso:account:access".into()],
+        login_flow: Default::default(),
     }
 }
 
@@ -314,6 +315,7 @@ async fn a_rejected_registration_is_replaced_once() {
         client_secret: sso_agent::secret::Secret::new("unknown-secret"),
         expires_at: sso_agent::store::time_to_epoch(SystemTime::now() + 24 * HOUR),
         scopes: vec!["sso:account:access".into()],
+        grant_types: sso_agent::store::device_code_grants(),
     });
     store.save(&config.name, &stale).unwrap();
 

@@ -1,7 +1,7 @@
 //! `login` and `await_login`: start or join a session's login, and wait for it.
 
 use super::lifecycle::Want;
-use super::slot::NotReady;
+use super::slot::{LoginOptions, NotReady};
 use super::{error, Agent, Reply};
 use crate::config::SsoSessionConfig;
 use crate::protocol::{ErrorKind, Response};
@@ -13,28 +13,38 @@ pub async fn start(
     session: Option<String>,
     profile: Option<String>,
     force: bool,
+    options: LoginOptions,
 ) -> Reply {
     let config = match resolve(agent, session, profile).await {
         Ok(config) => config,
         Err(message) => return error(ErrorKind::Config, message),
     };
     let want = if force { Want::Relogin } else { Want::Token };
-    outcome(agent, &config, want, false).await
+    outcome(agent, &config, want, false, options).await
 }
 
 pub async fn wait(agent: &Arc<Agent>, session: &str) -> Reply {
     match resolve(agent, Some(session.to_string()), None).await {
-        Ok(config) => outcome(agent, &config, Want::Token, true).await,
+        Ok(config) => outcome(agent, &config, Want::Token, true, LoginOptions::default()).await,
         Err(message) => error(ErrorKind::Config, message),
     }
 }
 
-async fn outcome(agent: &Arc<Agent>, config: &SsoSessionConfig, want: Want, wait: bool) -> Reply {
+async fn outcome(
+    agent: &Arc<Agent>,
+    config: &SsoSessionConfig,
+    want: Want,
+    wait: bool,
+    options: LoginOptions,
+) -> Reply {
     let slot = match agent.session(config).await {
         Ok(slot) => slot,
         Err(message) => return error(ErrorKind::Store, message),
     };
-    match slot.token(want, wait, &agent.stopping()).await {
+    match slot
+        .token_with(want, wait, &agent.stopping(), options)
+        .await
+    {
         Ok(token) => logged_in(&config.name, &token),
         Err(NotReady::LoginPending(pending)) => Response::LoginPending(pending).into(),
         Err(NotReady::Failed(message)) => error(ErrorKind::Login, message),

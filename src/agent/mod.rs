@@ -382,7 +382,17 @@ impl Agent {
                 session,
                 profile,
                 force,
-            } => login::start(self, session, profile, force).await,
+                use_device_code,
+                redirect_port,
+                no_browser,
+            } => {
+                let options = slot::LoginOptions {
+                    use_device_code,
+                    redirect_port,
+                    no_browser,
+                };
+                login::start(self, session, profile, force, options).await
+            }
             Request::AwaitLogin { session } => login::wait(self, &session).await,
             Request::Status => status::handle(self).await,
             Request::Logout {

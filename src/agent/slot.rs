@@ -4,11 +4,12 @@
 
 use super::lifecycle::{Lifecycle, Step, TokenFacts, Want};
 use crate::config::SsoSessionConfig;
+use crate::login_flow::{self, FlowChoice, FlowEnvironment, LoginFlow};
 use crate::notify::{DesktopEvent, Notifier};
 use crate::oidc::refresh::MAX_SLEEP;
 use crate::oidc::PendingLogin;
-use crate::protocol::PendingLoginInfo;
-use crate::session::{Refreshed, Session};
+use crate::protocol::{LoginFlowStatus, PendingLoginInfo};
+use crate::session::{LoginPlan, Refreshed, Session};
 use crate::store::{epoch_to_time, TokenSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -50,6 +51,10 @@ struct State {
     flight: Option<watch::Receiver<Flight>>,
     /// Ends the login in progress (a logout, or the config changing).
     cancel: watch::Sender<u64>,
+    /// Turns a browser login in progress into a device-code login (`--use-device-code`).
+    to_device_code: watch::Sender<u64>,
+    /// The flow of the current or last login, and why.
+    login_flow: Option<FlowChoice>,
     /// Why the store lacks the newest tokens, while it does.
     unsaved: Option<String>,
     /// Why the last login failed, until one succeeds.
@@ -70,6 +75,17 @@ pub enum NotReady {
     LoginPending(PendingLoginInfo),
     /// The login failed, could not start, or the token cannot be renewed now.
     Failed(String),
+}
+
+/// What the person asked of a login they start (`sso-agent login`'s flags); a request that
+/// joins a login already under way takes it as it is, except `use_device_code`, which turns a
+/// browser login into a device-code one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginOptions {
+    pub use_device_code: bool,
+    pub redirect_port: Option<u16>,
+    /// Do not open a browser for a browser login this starts.
+    pub no_browser: bool,
 }
 
 /// The first gap between retries of a failed store write.
@@ -94,6 +110,8 @@ impl SessionSlot {
                 token,
                 flight: None,
                 cancel: watch::channel(0).0,
+                to_device_code: watch::channel(0).0,
+                login_flow: None,
                 unsaved: session.unsaved().map(str::to_string),
                 login_error: None,
                 warned_for: None,
@@ -175,12 +193,29 @@ impl SessionSlot {
     /// person has something to do.
     pub async fn token(
         self: &Arc<Self>,
-        mut want: Want,
+        want: Want,
         wait: bool,
         stop: &watch::Receiver<bool>,
     ) -> Result<TokenSet, NotReady> {
+        self.token_with(want, wait, stop, LoginOptions::default())
+            .await
+    }
+
+    /// `token`, for a person's `login` with its options.
+    pub async fn token_with(
+        self: &Arc<Self>,
+        mut want: Want,
+        wait: bool,
+        stop: &watch::Receiver<bool>,
+        options: LoginOptions,
+    ) -> Result<TokenSet, NotReady> {
+        // A login that must be the device code does not take a browser login's URL.
+        let wanted_flow = options.use_device_code.then_some(LoginFlow::DeviceCode);
+        if options.use_device_code {
+            self.browser_gives_way();
+        }
         for _ in 0..MAX_ROUNDS {
-            let (step, flight) = self.step(want, stop);
+            let (step, flight) = self.step(want, stop, options);
             match step {
                 Step::Serve => {
                     if let Some(token) = self.valid_token(SystemTime::now()) {
@@ -197,7 +232,7 @@ impl SessionSlot {
                     let Some(flight) = flight else { continue };
                     // The flight's own token is the answer: deciding again could join the
                     // next flight (a refresh right after a login) and wait on it for nothing.
-                    match follow(flight, wait).await? {
+                    match follow(flight, wait, wanted_flow).await? {
                         Ended::Token(token) if then.takes_token() => return Ok(token),
                         Ended::Failed(message) => return Err(NotReady::Failed(message)),
                         Ended::Token(_) | Ended::Again => want = then,
@@ -211,11 +246,38 @@ impl SessionSlot {
         )))
     }
 
+    /// A browser login in progress ends and a device-code login takes its place, in the same
+    /// flight: everyone waiting on it follows the device login.
+    fn browser_gives_way(&self) {
+        let state = self.state();
+        let browser = state
+            .login_flow
+            .as_ref()
+            .is_some_and(|choice| choice.flow == LoginFlow::Browser);
+        if browser && state.life.phase() == super::lifecycle::Phase::LoggingIn {
+            state
+                .to_device_code
+                .send_modify(|generation| *generation += 1);
+        }
+    }
+
+    /// The flow of the current or last login, for `status`.
+    pub fn login_flow(&self) -> Option<LoginFlowStatus> {
+        self.state()
+            .login_flow
+            .as_ref()
+            .map(|choice| LoginFlowStatus {
+                flow: choice.flow,
+                reason: choice.reason.clone(),
+            })
+    }
+
     /// Takes the lifecycle's next step under the lock, starting the flight it calls for.
     fn step(
         self: &Arc<Self>,
         want: Want,
         stop: &watch::Receiver<bool>,
+        options: LoginOptions,
     ) -> (Step, Option<watch::Receiver<Flight>>) {
         let mut state = self.state();
         if state.retired {
@@ -223,8 +285,8 @@ impl SessionSlot {
         }
         let step = state.life.step(want, SystemTime::now());
         let flight = match step {
-            Step::Refresh => Some(self.launch(&mut state, false, stop)),
-            Step::Login => Some(self.launch(&mut state, true, stop)),
+            Step::Refresh => Some(self.launch(&mut state, false, stop, options)),
+            Step::Login => Some(self.launch(&mut state, true, stop, options)),
             Step::Join { .. } => state.flight.clone(),
             _ => None,
         };
@@ -236,6 +298,7 @@ impl SessionSlot {
         state: &mut State,
         login: bool,
         stop: &watch::Receiver<bool>,
+        options: LoginOptions,
     ) -> watch::Receiver<Flight> {
         let first = if login {
             Flight::LoggingIn
@@ -253,6 +316,29 @@ impl SessionSlot {
                 _ = cancelled.changed() => {}
             }
         };
+        let mut switched = state.to_device_code.subscribe();
+        let to_device_code = async move {
+            if switched.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let plan = login.then(|| {
+            // Decided per login, from the agent's own environment, now.
+            let choice = login_flow::decide(
+                self.config.login_flow,
+                options.use_device_code,
+                &FlowEnvironment::current(),
+            );
+            tracing::info!(session = %self.config.name, flow = %choice.flow, reason = %choice.reason, "starting a login");
+            state.login_flow = Some(choice.clone());
+            LoginPlan {
+                choice,
+                browser: crate::oidc::BrowserLogin {
+                    redirect_port: options.redirect_port,
+                    timeout: crate::oidc::browser_login_timeout(),
+                },
+            }
+        });
         let guard = FlightGuard {
             slot: self.clone(),
             sender,
@@ -260,8 +346,9 @@ impl SessionSlot {
             landed: false,
         };
         tokio::spawn(async move {
-            if login {
-                slot.log_in(guard, cancel).await
+            if let Some(plan) = plan {
+                slot.log_in(guard, plan, options.no_browser, cancel, to_device_code)
+                    .await
             } else {
                 slot.refresh(guard).await
             }
@@ -303,7 +390,10 @@ impl SessionSlot {
     async fn log_in(
         self: Arc<Self>,
         mut guard: FlightGuard,
+        plan: LoginPlan,
+        no_browser: bool,
         cancel: impl std::future::Future<Output = ()>,
+        to_device_code: impl std::future::Future<Output = ()>,
     ) {
         let mut session = self.session.lock().await;
         if self.is_retired() {
@@ -312,15 +402,31 @@ impl SessionSlot {
         crate::failpoint::panic_once("login:start");
         // Each code is shown as it comes: a re-registration mid-login brings a second one.
         let (codes, mut shown_codes) = tokio::sync::mpsc::unbounded_channel::<PendingLogin>();
-        let login = session.login(
+        let login = session.login_as(
+            plan,
             move |pending| {
                 let _ = codes.send(pending.clone());
             },
             cancel,
+            to_device_code,
         );
         let publish = async {
             while let Some(pending) = shown_codes.recv().await {
-                let notified = self.notifier.login_needed(&pending).await;
+                self.state().login_flow = Some(FlowChoice {
+                    flow: pending.flow,
+                    reason: pending.flow_reason.clone(),
+                });
+                // The one click: the agent opens the authorize page where it runs, since the
+                // callback comes back to its own loopback listener.
+                let opened = pending.flow == LoginFlow::Browser && !no_browser;
+                if opened {
+                    self.notifier.notify(DesktopEvent::OpenBrowser {
+                        session: pending.session.clone(),
+                        url: pending.verification_uri_complete.clone(),
+                    });
+                }
+                // A page opened on this desktop shows the person the login as a notification does.
+                let notified = self.notifier.login_needed(&pending).await || opened;
                 guard.send(Flight::Pending {
                     login: pending,
                     notified,
@@ -363,7 +469,7 @@ impl SessionSlot {
         warn_before: Duration,
         stop: &watch::Receiver<bool>,
     ) -> Duration {
-        let (step, _) = self.step(Want::Renew, stop);
+        let (step, _) = self.step(Want::Renew, stop, LoginOptions::default());
         let mut next = match step {
             Step::Wait(wait) => wait,
             _ => MAX_SLEEP,
@@ -584,8 +690,13 @@ enum Ended {
 }
 
 /// Follows a flight to its end; a login still waiting for a person, when the caller does not
-/// wait, is `LoginPending` at once.
-async fn follow(mut flight: watch::Receiver<Flight>, wait: bool) -> Result<Ended, NotReady> {
+/// wait, is `LoginPending` at once — of the `wanted` flow, if one is named (a browser login
+/// giving way to a device-code one is waited past).
+async fn follow(
+    mut flight: watch::Receiver<Flight>,
+    wait: bool,
+    wanted: Option<LoginFlow>,
+) -> Result<Ended, NotReady> {
     loop {
         let current = flight.borrow_and_update().clone();
         match current {
@@ -596,7 +707,9 @@ async fn follow(mut flight: watch::Receiver<Flight>, wait: bool) -> Result<Ended
                     _ => Ended::Again,
                 })
             }
-            Flight::Pending { login, notified } if !wait => {
+            Flight::Pending { login, notified }
+                if !wait && wanted.is_none_or(|flow| flow == login.flow) =>
+            {
                 return Err(NotReady::LoginPending(info(&login, notified)))
             }
             _ => {}
@@ -623,6 +736,8 @@ pub fn info(pending: &PendingLogin, notified: bool) -> PendingLoginInfo {
         user_code: pending.user_code.clone(),
         expires_in: pending.time_left(SystemTime::now()).as_secs(),
         notified,
+        flow: pending.flow,
+        flow_reason: pending.flow_reason.clone(),
     }
 }
 

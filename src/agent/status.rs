@@ -25,6 +25,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
                 refreshable: token.as_ref().is_some_and(|t| t.refresh_token.is_some()),
                 pending_login: slot.pending_login(),
                 last_error: slot.last_error(),
+                login_flow: slot.login_flow(),
             }
         })
         .collect::<Vec<_>>();
@@ -39,6 +40,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
             refreshable: false,
             pending_login: None,
             last_error: Some(why),
+            login_flow: None,
         });
     }
     let roles = agent

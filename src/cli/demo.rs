@@ -48,8 +48,10 @@ impl Demo {
         let root = dir.path().to_path_buf();
         std::fs::create_dir_all(root.join("home/.aws"))?;
         let exe = std::env::current_exe()?;
+        // The demo approves its login on the emulator's device page, so it asks for the device
+        // code even on a desktop (where the agent would choose the browser login).
         let config = format!(
-            "[sso-session {SESSION}]\nsso_start_url = https://demo.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n\
+            "[sso-session {SESSION}]\nsso_start_url = https://demo.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\nsso_agent_login_flow = device-code\n\n\
              [profile dev]\nsso_session = {SESSION}\nsso_account_id = 111122223333\nsso_role_name = Developer\n\n\
              [profile dev-tools]\ncredential_process = {exe} credential-process --profile dev\n\n\
              [profile licensed]\nsso_agent_license_role_arn = {LICENSE_ROLE}\nregion = us-east-1\n",

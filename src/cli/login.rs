@@ -1,21 +1,31 @@
-//! `sso-agent login`: start (or join) a session's login in the agent, show the code, open the
-//! browser, and wait until the session is live.
+//! `sso-agent login`: start (or join) a session's login in the agent, show what the person does
+//! (a browser login: the authorize URL the agent opened; a device login: the link, the code, a
+//! QR code, and the browser opened here), and wait until the session is live.
 
 use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, LOGIN_WAIT, REQUEST_TIMEOUT};
-use sso_agent::protocol::{PendingLoginInfo, Request, Response};
+use sso_agent::protocol::{LoginFlow, PendingLoginInfo, Request, Response};
 
-pub fn run(
-    session: Option<String>,
-    profile: Option<String>,
-    no_browser: bool,
-    force: bool,
-) -> Result<()> {
+/// `sso-agent login`'s flags.
+pub struct LoginArgs {
+    pub session: Option<String>,
+    pub profile: Option<String>,
+    pub no_browser: bool,
+    pub force: bool,
+    pub use_device_code: bool,
+    pub redirect_port: Option<u16>,
+}
+
+pub fn run(args: LoginArgs) -> Result<()> {
+    let no_browser = args.no_browser;
     let mut client = AgentClient::connect()?;
     let request = Request::Login {
-        session,
-        profile,
-        force,
+        session: args.session,
+        profile: args.profile,
+        force: args.force,
+        use_device_code: args.use_device_code,
+        redirect_port: args.redirect_port,
+        no_browser,
     };
     let pending = match client.request(request, REQUEST_TIMEOUT)? {
         Response::LoggedIn {
@@ -49,7 +59,14 @@ pub fn run(
 }
 
 fn show(pending: &PendingLoginInfo, no_browser: bool) {
-    println!("Log in to sso-session {}:", pending.session);
+    if pending.flow == LoginFlow::Browser {
+        return show_browser(pending, no_browser);
+    }
+    println!(
+        "Log in to sso-session {} with a device code ({}):",
+        pending.session,
+        reason(pending)
+    );
     println!("  open   {}", pending.verification_uri);
     println!("  code   {}", pending.user_code);
     println!("  or go straight to {}", pending.verification_uri_complete);
@@ -71,6 +88,36 @@ fn show(pending: &PendingLoginInfo, no_browser: bool) {
         "Waiting for approval (the code expires in {} min)…",
         pending.expires_in.div_ceil(60)
     );
+}
+
+/// A browser login: the agent opened the page (unless `--no-browser`); the URL is printed all
+/// the same, so the login can be finished if no page came up.
+fn show_browser(pending: &PendingLoginInfo, no_browser: bool) {
+    println!(
+        "Log in to sso-session {} in the browser ({}):",
+        pending.session,
+        reason(pending)
+    );
+    if no_browser {
+        println!("  open   {}", pending.verification_uri_complete);
+    } else {
+        println!("  the agent opened the login page; if none came up, open");
+        println!("         {}", pending.verification_uri_complete);
+    }
+    println!("  (on another machine than the agent's, use `sso-agent login --use-device-code`)");
+    println!(
+        "Waiting for the browser (up to {} min)…",
+        pending.expires_in.div_ceil(60)
+    );
+}
+
+/// Why the agent chose this flow; an older agent does not say.
+fn reason(pending: &PendingLoginInfo) -> &str {
+    if pending.flow_reason.is_empty() {
+        "chosen by the agent"
+    } else {
+        &pending.flow_reason
+    }
 }
 
 /// Whether a browser can show a page here. On Linux without a display server nor `$BROWSER`

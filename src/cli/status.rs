@@ -38,6 +38,12 @@ pub fn run(json: bool) -> Result<()> {
             session.logged_in,
             &session.expires_at,
         ) {
+            (Some(pending), _, _) if pending.flow == sso_agent::protocol::LoginFlow::Browser => {
+                format!(
+                    "login pending in the browser: open {}",
+                    pending.verification_uri_complete
+                )
+            }
             (Some(pending), _, _) => format!(
                 "login pending: open {} (code {})",
                 pending.verification_uri_complete, pending.user_code
@@ -59,6 +65,9 @@ pub fn run(json: bool) -> Result<()> {
             "sso-session {} ({}, {}): {state}",
             session.name, session.start_url, session.region
         );
+        if let Some(flow) = &session.login_flow {
+            println!("  login flow: {} ({})", flow.flow, flow.reason);
+        }
         if let Some(error) = &session.last_error {
             println!("  {error}");
         }

@@ -498,6 +498,8 @@ fn redeem_authorization_code(
     redirect_uri: &str,
 ) -> Result<Grant, OidcError> {
     let now = inner.now();
+    // The client's verifier is its secret: every test world searches its files for it too.
+    inner.issued.push(verifier.to_string());
     // A code is good for one exchange, successful or not (RFC 6749 §4.1.2).
     let record = inner
         .authorization_codes
@@ -544,6 +546,7 @@ pub fn new_authorization_code(
         expires_at: inner.now() + AUTHORIZATION_CODE_TTL,
     };
     inner.authorization_codes.insert(code.clone(), record);
+    inner.issued.push(code.clone());
     code
 }
 

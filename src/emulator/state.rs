@@ -61,8 +61,8 @@ pub struct Inner {
     /// CreateToken's idempotency: (account, ClientToken) → the token it created.
     pub client_tokens: HashMap<(String, String), ClientTokenUse>,
     pub recent_license_calls: VecDeque<Instant>,
-    /// Every secret handed out (client secrets, tokens, role keys, sign-in tokens), for tests'
-    /// leak searches.
+    /// Every secret handed out (client secrets, tokens, role keys, sign-in tokens, authorization
+    /// codes) or shown to it (PKCE code verifiers), for tests' leak searches.
     pub issued: Vec<String>,
     next_session: u64,
 }

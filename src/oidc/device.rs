@@ -6,12 +6,14 @@ use super::poll::{KeepPolling, PollPolicy};
 use super::register::GRANT_DEVICE_CODE;
 use super::token_set;
 use crate::aws_sdk::CallFailure;
+use crate::login_flow::LoginFlow;
 use crate::store::{Registration, TokenSet};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// The part of a pending login a person needs: shown in the terminal, a notification, a browser.
+/// A browser login has no user code, and both URIs are its authorize URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLogin {
     pub session: String,
@@ -19,6 +21,9 @@ pub struct PendingLogin {
     pub verification_uri_complete: String,
     pub user_code: String,
     pub expires_at: SystemTime,
+    pub flow: LoginFlow,
+    /// Why this flow (`login_flow::decide`'s reason); filled in by the session.
+    pub flow_reason: String,
 }
 
 impl PendingLogin {
@@ -75,6 +80,8 @@ pub async fn device_login(
             .to_string(),
         user_code: user_code.to_string(),
         expires_at: SystemTime::now() + Duration::from_secs(answer.expires_in().max(0) as u64),
+        flow: LoginFlow::DeviceCode,
+        flow_reason: String::new(),
     };
     tracing::info!(session, user_code, "waiting for the login to be approved");
     on_pending(&pending);

@@ -11,6 +11,28 @@ pub enum LoginError {
     Denied { session: String },
     #[error("the login for sso-session {session} was cancelled")]
     Cancelled { session: String },
+    #[error("the browser login for sso-session {session} got no answer within {seconds} s (was the tab closed?); log in again, or with `sso-agent login --use-device-code` if the browser cannot reach this machine")]
+    BrowserTimedOut { session: String, seconds: u64 },
+    #[error("the browser's answer for sso-session {session} {problem}, so it was not used; log in again with `sso-agent login --sso-session {session}`")]
+    StateMismatch {
+        session: String,
+        problem: &'static str,
+    },
+    #[error("the browser login for sso-session {session} ended with `{error}`{}; log in again, or with `sso-agent login --use-device-code`", description_text(.description))]
+    AuthorizeFailed {
+        session: String,
+        error: String,
+        description: Option<String>,
+    },
+    #[error("cannot listen on 127.0.0.1:{port} for the browser's answer for sso-session {session} ({reason}); free the port, choose another with `--redirect-port N`, or log in with `--use-device-code`")]
+    CallbackPort {
+        session: String,
+        /// 0: an ephemeral port.
+        port: u16,
+        reason: String,
+    },
+    #[error("the system's random source failed ({reason}); the login for sso-session {session} cannot start")]
+    Random { session: String, reason: String },
     #[error("the session {session} can no longer be refreshed ({reason}); log in again with `sso-agent login --sso-session {session}`")]
     NeedsLogin { session: String, reason: String },
     #[error(
@@ -32,6 +54,17 @@ pub enum LoginError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An `error_description` from the callback, quoted and cut short (it is the server's text).
+fn description_text(description: &Option<String>) -> String {
+    match description.as_deref().filter(|d| !d.is_empty()) {
+        Some(text) => {
+            let text: String = text.chars().take(200).collect();
+            format!(" (\"{text}\")")
+        }
+        None => String::new(),
+    }
 }
 
 /// The error a failure of `operation` becomes when nothing more specific applies.

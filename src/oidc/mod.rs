@@ -1,14 +1,21 @@
-//! sso-oidc: client registration, the device-authorization grant and the refresh-token grant.
+//! sso-oidc: client registration, the device-authorization grant, the authorization-code grant
+//! with PKCE (a browser and a loopback callback), and the refresh-token grant.
 
+mod auth_code;
+pub mod callback;
 mod device;
 mod error;
+pub mod pkce;
 pub mod poll;
 pub mod refresh;
 mod register;
 
+pub use auth_code::{
+    browser_login, browser_login_timeout, AuthorizeTarget, BrowserLogin, DEFAULT_TIMEOUT,
+};
 pub use device::{device_login, PendingLogin};
 pub use error::LoginError;
-pub use register::{is_usable as registration_is_usable, register};
+pub use register::{is_usable as registration_is_usable, login_grant, register};
 
 use crate::aws_sdk::CallFailure;
 use crate::secret::Secret;

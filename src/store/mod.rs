@@ -13,7 +13,9 @@ mod writer;
 pub use counting::CountingStore;
 pub use license_record::LicenseRecord;
 pub use memory::MemoryStore;
-pub use record::{epoch_to_time, time_to_epoch, Registration, SessionRecord, TokenSet};
+pub use record::{
+    device_code_grants, epoch_to_time, time_to_epoch, Registration, SessionRecord, TokenSet,
+};
 pub use select::{open, open_from_env, OpenedStore, StoreChoice};
 pub use writer::{bounded, store_timeout, RecordWriter};
 

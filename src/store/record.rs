@@ -40,6 +40,18 @@ pub struct Registration {
     /// `clientSecretExpiresAt`, seconds since the epoch.
     pub expires_at: u64,
     pub scopes: Vec<String>,
+    /// The grants it was registered for. Records written before this was kept are device-code
+    /// registrations (the only kind there was).
+    #[serde(default = "device_code_grants")]
+    pub grant_types: Vec<String>,
+}
+
+/// What a registration of the device flow has: the device code and refresh grants.
+pub fn device_code_grants() -> Vec<String> {
+    vec![
+        "urn:ietf:params:oauth:grant-type:device_code".into(),
+        "refresh_token".into(),
+    ]
 }
 
 /// The tokens of a live login.
@@ -80,6 +92,7 @@ mod tests {
                 client_secret: Secret::new("canary-secret"),
                 expires_at: 1_900_000_000,
                 scopes: vec!["sso:account:access".into()],
+                grant_types: device_code_grants(),
             }),
             ..SessionRecord::new("https://x.example/start", "us-east-1")
         };
@@ -90,5 +103,12 @@ mod tests {
         );
         let debug = format!("{record:?}");
         assert!(!debug.contains("canary"), "{debug}");
+    }
+
+    #[test]
+    fn a_registration_stored_before_grant_types_were_kept_is_a_device_code_one() {
+        let old = r#"{"client_id":"id","client_secret":"s","expires_at":1,"scopes":["sso:account:access"]}"#;
+        let registration: Registration = serde_json::from_str(old).unwrap();
+        assert_eq!(registration.grant_types, device_code_grants());
     }
 }

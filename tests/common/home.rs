@@ -74,6 +74,9 @@ impl AgentHome {
             .env("SSO_AGENT_LOG", "debug")
             // No terminal or notification here: the tests approve logins themselves.
             .env("SSO_AGENT_LOGIN_WAIT", "always")
+            // No display either, unless a test gives one: the agent chooses the device code.
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .env_remove("BROWSER");
         command
     }

@@ -118,7 +118,7 @@ impl Shared {
         if request.uri().path() != self.path {
             return page(StatusCode::NOT_FOUND, "Not found.");
         }
-        if !same_user(peer, self.port) {
+        if !sso_agent::loopback_peer::same_user(peer, self.port) {
             self.refused.fetch_add(1, Ordering::SeqCst);
             return page(
                 StatusCode::FORBIDDEN,
@@ -156,107 +156,10 @@ fn nonce() -> Result<String> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-/// Whether the connection from `peer` to our `port` belongs to this user (or to root, who can
-/// read the link anyway). On Linux the kernel's TCP tables (`/proc/net/tcp`, and `tcp6` for a
-/// dual-stack client's IPv4-mapped socket: the tables `ss` and identd read) have the uid of every
-/// socket; a connection they do not list (gone already) is refused. Parsed here in a few lines
-/// rather than through the `procfs` crate, of which this would be the only use.
-#[cfg(target_os = "linux")]
-fn same_user(peer: SocketAddr, port: u16) -> bool {
-    let SocketAddr::V4(peer) = peer else {
-        return false;
-    };
-    let own = rustix::process::getuid().as_raw();
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        std::fs::read_to_string(table)
-            .ok()
-            .and_then(|table| socket_owner(&table, peer, port))
-            .is_some_and(|uid| uid == own || uid == 0)
-    })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn same_user(_peer: SocketAddr, _port: u16) -> bool {
-    true
-}
-
-/// The uid of the socket in `table` whose local end is `peer` and remote end is 127.0.0.1:`port`.
-/// Addresses are hex, each 32-bit word of the address as the host stores it, then the port; in
-/// `tcp6` an IPv4 client of a dual-stack socket is `::ffff:a.b.c.d`.
-#[cfg(any(target_os = "linux", test))]
-fn socket_owner(table: &str, peer: std::net::SocketAddrV4, port: u16) -> Option<u32> {
-    let wanted = [false, true].map(|mapped| {
-        (
-            table_address(*peer.ip(), peer.port(), mapped),
-            table_address(Ipv4Addr::LOCALHOST, port, mapped),
-        )
-    });
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        // sl local rem st tx:rx tr:when retrnsmt uid …
-        let (local, remote) = (*fields.get(1)?, *fields.get(2)?);
-        wanted
-            .iter()
-            .any(|(l, r)| l == local && r == remote)
-            .then(|| fields.get(7)?.parse().ok())
-            .flatten()
-    })
-}
-
-/// An address as the TCP tables write it: `tcp`'s IPv4 form, or `tcp6`'s IPv4-mapped one.
-#[cfg(any(target_os = "linux", test))]
-fn table_address(ip: Ipv4Addr, port: u16, mapped: bool) -> String {
-    let word = |bytes: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(bytes));
-    let prefix = if mapped {
-        format!(
-            "{}{}{}",
-            word([0; 4]),
-            word([0; 4]),
-            word([0, 0, 0xff, 0xff])
-        )
-    } else {
-        String::new()
-    };
-    format!("{prefix}{}:{port:04X}", word(ip.octets()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-
-    #[test]
-    fn the_socket_tables_name_the_owner_of_a_connection() {
-        let ip = table_address(Ipv4Addr::LOCALHOST, 0xA1B2, false);
-        let server = table_address(Ipv4Addr::LOCALHOST, 0x1F90, false);
-        if cfg!(target_endian = "little") {
-            assert_eq!(ip, "0100007F:A1B2");
-            assert_eq!(
-                table_address(Ipv4Addr::LOCALHOST, 0xA1B2, true),
-                "0000000000000000FFFF00000100007F:A1B2"
-            );
-        }
-        let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
-        let row = |local: &str, remote: &str, uid: u32| {
-            format!("   0: {local} {remote} 01 00000000:00000000 00:00000000 00000000 {uid:5}        0 123 1\n")
-        };
-        // The client's row and the accepted socket's row: only the client's end matches.
-        let table = format!(
-            "{header}{}{}",
-            row(&ip, &server, 1000),
-            row(&server, &ip, 0)
-        );
-        let peer = std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0xA1B2);
-        assert_eq!(socket_owner(&table, peer, 0x1F90), Some(1000));
-        assert_eq!(socket_owner(&table, peer, 0x1F91), None);
-        // A dual-stack client, listed in tcp6 only.
-        let (ip6, server6) = (
-            table_address(Ipv4Addr::LOCALHOST, 0xA1B2, true),
-            table_address(Ipv4Addr::LOCALHOST, 0x1F90, true),
-        );
-        let tcp6 = format!("{header}{}", row(&ip6, &server6, 1001));
-        assert_eq!(socket_owner(&tcp6, peer, 0x1F90), Some(1001));
-    }
 
     /// A blocking GET as a text browser makes it: status and Location.
     fn fetch(url: &str) -> std::io::Result<(u16, Option<String>)> {

@@ -1,0 +1,156 @@
+//! The authorization-code grant with PKCE, run to its end: a loopback listener for the callback,
+//! the authorize URL for the browser, the state checked, then CreateToken with the code and the
+//! verifier. A wrong or missing state, an `error=` answer, no answer in time, or a port that
+//! cannot be listened on each end the login with one line saying what to do.
+
+use super::callback::{Callback, CallbackListener};
+use super::error::{login_error, LoginError};
+use super::pkce::{authorize_url, redirect_uri, PkceLogin, GRANT_AUTHORIZATION_CODE};
+use super::{token_set, PendingLogin};
+use crate::aws_sdk::CallFailure;
+use crate::login_flow::LoginFlow;
+use crate::store::{Registration, TokenSet};
+use std::future::Future;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, SystemTime};
+
+/// How long a browser login waits for the callback: the AWS CLI's 10 minutes, or
+/// `SSO_AGENT_BROWSER_LOGIN_TIMEOUT` seconds.
+pub fn browser_login_timeout() -> Duration {
+    std::env::var("SSO_AGENT_BROWSER_LOGIN_TIMEOUT")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .filter(|seconds| *seconds > 0)
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Where the browser login listens and how long it waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrowserLogin {
+    /// `--redirect-port N`; `None`: an ephemeral port.
+    pub redirect_port: Option<u16>,
+    pub timeout: Duration,
+}
+
+/// What a browser login needs to know of its session.
+pub struct AuthorizeTarget<'a> {
+    pub session: &'a str,
+    /// The sso-oidc endpoint the client calls (its `/authorize` is the page).
+    pub endpoint: &'a str,
+    pub scopes: &'a [String],
+}
+
+/// Runs one browser login to its end. `on_pending` hears the authorize URL once the listener
+/// is up; `cancel` completing stops the login (and the listener).
+pub async fn browser_login(
+    client: &aws_sdk_ssooidc::Client,
+    target: AuthorizeTarget<'_>,
+    registration: &Registration,
+    options: BrowserLogin,
+    on_pending: &mut (dyn FnMut(&PendingLogin) + Send),
+    cancel: impl Future<Output = ()>,
+) -> Result<TokenSet, LoginError> {
+    let session = target.session;
+    let listener = CallbackListener::bind(options.redirect_port)
+        .await
+        .map_err(|err| LoginError::CallbackPort {
+            session: session.to_string(),
+            port: options.redirect_port.unwrap_or(0),
+            reason: match err.kind() {
+                std::io::ErrorKind::AddrInUse => "the port is in use".to_string(),
+                _ => err.to_string(),
+            },
+        })?;
+    let pkce = PkceLogin::new().map_err(|err| LoginError::Random {
+        session: session.to_string(),
+        reason: err.to_string(),
+    })?;
+    let redirect = redirect_uri(listener.port());
+    let url = authorize_url(
+        target.endpoint,
+        &registration.client_id,
+        &redirect,
+        &pkce.state,
+        &pkce.challenge,
+        target.scopes,
+    )
+    .map_err(|err| LoginError::Refused {
+        session: session.to_string(),
+        operation: "authorize",
+        code: "InvalidEndpoint".into(),
+        meaning: format!(
+            "the sso-oidc endpoint {} is not a URL ({err})",
+            target.endpoint
+        ),
+    })?;
+    on_pending(&PendingLogin {
+        session: session.to_string(),
+        verification_uri: url.clone(),
+        verification_uri_complete: url,
+        user_code: String::new(),
+        expires_at: SystemTime::now() + options.timeout,
+        flow: LoginFlow::Browser,
+        flow_reason: String::new(),
+    });
+    tracing::info!(
+        session,
+        port = listener.port(),
+        "waiting for the browser's answer"
+    );
+
+    let refused = AtomicUsize::new(0);
+    let callback = tokio::select! {
+        callback = listener.wait(&pkce.state, &refused) => callback,
+        () = tokio::time::sleep(options.timeout) => {
+            return Err(LoginError::BrowserTimedOut {
+                session: session.to_string(),
+                seconds: options.timeout.as_secs(),
+            })
+        }
+        () = cancel => return Err(LoginError::Cancelled { session: session.to_string() }),
+    };
+    let code = match callback {
+        Callback::Code(code) => code,
+        Callback::StateMismatch { missing } => {
+            tracing::warn!(
+                session,
+                missing,
+                "the browser's answer did not carry this login's state"
+            );
+            return Err(LoginError::StateMismatch {
+                session: session.to_string(),
+                problem: if missing {
+                    "carried no state"
+                } else {
+                    "carried another login's state"
+                },
+            });
+        }
+        Callback::Error { error, .. } if error == "access_denied" => {
+            return Err(LoginError::Denied {
+                session: session.to_string(),
+            })
+        }
+        Callback::Error { error, description } => {
+            return Err(LoginError::AuthorizeFailed {
+                session: session.to_string(),
+                error,
+                description,
+            })
+        }
+    };
+    let answer = client
+        .create_token()
+        .client_id(&registration.client_id)
+        .client_secret(registration.client_secret.expose())
+        .grant_type(GRANT_AUTHORIZATION_CODE)
+        .code(code.expose())
+        .code_verifier(pkce.verifier.expose())
+        .redirect_uri(&redirect)
+        .send()
+        .await
+        .map_err(|err| login_error(CallFailure::from_sdk(err), session, "CreateToken"))?;
+    token_set(session, &answer, None)
+}
