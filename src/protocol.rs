@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Declared by hand (not derived from the crate version): bump it when a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// 8: `import_cli_cache` and its answer `cli_cache_imported` (the AWS CLI's token cache).
+pub const PROTOCOL_VERSION: u32 = 8;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -86,6 +87,13 @@ pub enum Request {
     LicenseForget {
         profile: String,
     },
+    /// Takes the AWS CLI's login for a session (`~/.aws/sso/cache/<sha1>.json`: token and
+    /// registration) into the agent and its keyring. Only the name crosses the socket: the agent
+    /// reads the file itself. `session` absent: the only one configured.
+    ImportCliCache {
+        #[serde(default)]
+        session: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +125,16 @@ pub enum Response {
         /// Whether there was a token to forget.
         forgotten: bool,
     },
+    /// The AWS CLI's login is now the session's (never a token: what it is and how long).
+    CliCacheImported {
+        session: String,
+        /// The cache file it came from.
+        file: String,
+        /// The imported access token's expiry (RFC 3339); past it, the agent refreshes.
+        expires_at: String,
+        /// Whether it came with a refresh token and a registration, so the agent can renew it.
+        refreshable: bool,
+    },
 }
 
 impl Response {
@@ -135,6 +153,7 @@ impl Response {
             Response::AccountRoles(_) => "account_roles",
             Response::LicenseStored(_) => "license_stored",
             Response::LicenseForgotten { .. } => "license_forgotten",
+            Response::CliCacheImported { .. } => "cli_cache_imported",
         }
     }
 }
@@ -423,7 +442,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 6);
+        assert_eq!(PROTOCOL_VERSION, 8);
     }
 
     #[test]

@@ -63,6 +63,7 @@ mod tests {
             start_url: "https://corp.example/start".into(),
             region: "us-east-1".into(),
             registration_scopes: vec!["sso:account:access".into()],
+            cli_cache: false,
         };
         let now = SystemTime::now();
         let registration = |expires_in: u64, scopes: &[&str]| Registration {
