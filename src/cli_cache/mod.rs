@@ -128,11 +128,14 @@ pub fn format_time(epoch: u64) -> String {
         .unwrap_or_default()
 }
 
-/// A time as the readers accept it: RFC 3339 (`Z` or an offset, fractions allowed), and the
-/// `…UTC` suffix older botocore wrote (`%Z`). Seconds since the epoch, or `None`.
+/// A time as botocore has written it: RFC 3339 in UTC (`Z`, fractions allowed), `+00:00`
+/// (`isoformat()`), or the `…UTC` suffix of `%Z`. Seconds since the epoch, or `None`.
 pub fn parse_time(text: &str) -> Option<u64> {
     let text = text.trim();
-    let text = match text.strip_suffix("UTC") {
+    let text = match text
+        .strip_suffix("UTC")
+        .or_else(|| text.strip_suffix("+00:00"))
+    {
         Some(head) => format!("{head}Z"),
         None => text.to_string(),
     };
@@ -173,7 +176,7 @@ mod tests {
             "2026-12-02T11:00:00Z",
             "2026-12-02T11:00:00UTC",
             "2026-12-02T11:00:00.000Z",
-            "2026-12-02T12:00:00+01:00",
+            "2026-12-02T11:00:00+00:00",
         ] {
             assert_eq!(parse_time(text), Some(1_796_209_200), "{text}");
         }
