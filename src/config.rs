@@ -1013,7 +1013,13 @@ sso_role_name = R
         let session = |value: &str| {
             format!("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n{value}")
         };
-        assert!(!parse(&session("")).await.sso_session("corp").unwrap().cli_cache);
+        assert!(
+            !parse(&session(""))
+                .await
+                .sso_session("corp")
+                .unwrap()
+                .cli_cache
+        );
         for (value, wanted) in [("true", true), ("True", true), ("false", false)] {
             let text = session(&format!("sso_agent_cli_cache = {value}\n"));
             let config = parse(&text).await.sso_session("corp").unwrap();

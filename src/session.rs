@@ -276,7 +276,11 @@ impl Session {
 
     /// Takes a login made elsewhere (the AWS CLI's cache file) as this session's: its token and,
     /// when it has one, its registration, stored as a login's are.
-    pub async fn adopt(&mut self, token: TokenSet, registration: Option<crate::store::Registration>) {
+    pub async fn adopt(
+        &mut self,
+        token: TokenSet,
+        registration: Option<crate::store::Registration>,
+    ) {
         if registration.is_some() {
             self.record.registration = registration;
         }

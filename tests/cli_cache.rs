@@ -29,7 +29,11 @@ fn cache(world: &AgentHome) -> Value {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 /// boto3 resolving `profile` natively: (credential method, access key id). Debian's botocore

@@ -25,7 +25,7 @@ fn session_config(label: &str) -> SsoSessionConfig {
         start_url: START_URL.into(),
         region: REGION.into(),
         registration_scopes: vec!["sso:account:access".into()],
-            cli_cache: false,
+        cli_cache: false,
     }
 }
 

@@ -66,10 +66,9 @@ fn usable(
         "run `aws sso login --sso-session {0}` again, or `sso-agent login --sso-session {0}`",
         config.name
     );
-    let same_url = cached
-        .start_url
-        .as_deref()
-        .is_some_and(|url| url.trim().trim_end_matches('/') == config.start_url.trim_end_matches('/'));
+    let same_url = cached.start_url.as_deref().is_some_and(|url| {
+        url.trim().trim_end_matches('/') == config.start_url.trim_end_matches('/')
+    });
     if !same_url {
         return Err(format!(
             "{shown} is a login for start URL {}, not sso-session {}'s {}; nothing was imported: {fix}",

@@ -89,6 +89,9 @@ async fn blocking(
         Ok(Err(err)) => {
             tracing::warn!(session, "the AWS CLI token cache was not updated: {err}")
         }
-        Err(_) => tracing::warn!(session, "the AWS CLI token cache update failed unexpectedly"),
+        Err(_) => tracing::warn!(
+            session,
+            "the AWS CLI token cache update failed unexpectedly"
+        ),
     }
 }

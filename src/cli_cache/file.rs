@@ -40,7 +40,10 @@ pub enum CliCacheError {
     },
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CliCacheError + 'a {
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> CliCacheError + 'a {
     move |err| CliCacheError::Io {
         action,
         path: path.display().to_string(),
@@ -181,10 +184,8 @@ mod tests {
     use crate::secret::Secret;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "sso-agent-cli-cache-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("sso-agent-cli-cache-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir

@@ -139,11 +139,9 @@ pub fn parse_time(text: &str) -> Option<u64> {
         Some(head) => format!("{head}Z"),
         None => text.to_string(),
     };
-    let time = aws_smithy_types::DateTime::from_str(
-        &text,
-        aws_smithy_types::date_time::Format::DateTime,
-    )
-    .ok()?;
+    let time =
+        aws_smithy_types::DateTime::from_str(&text, aws_smithy_types::date_time::Format::DateTime)
+            .ok()?;
     u64::try_from(time.secs()).ok()
 }
 
@@ -210,10 +208,17 @@ mod tests {
         let registration = registration.unwrap();
         let kept = record.registration.as_ref().unwrap();
         assert_eq!(
-            (&registration.client_id, &registration.client_secret, registration.expires_at),
+            (
+                &registration.client_id,
+                &registration.client_secret,
+                registration.expires_at
+            ),
             (&kept.client_id, &kept.client_secret, kept.expires_at)
         );
-        assert!(registration.scopes.is_empty(), "unknown scopes never serve a login");
+        assert!(
+            registration.scopes.is_empty(),
+            "unknown scopes never serve a login"
+        );
         assert!(cached.holds(record.token.as_ref().unwrap()));
         assert!(!format!("{cached:?}").contains("secret-1"));
         let empty = SessionRecord::new("https://corp.awsapps.com/start", "us-east-1");
