@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub const DEFAULT_SCOPE: &str = "sso:account:access";
 /// The `[sso-session]` key that chooses the login flow (`auto | browser | device-code`).
 pub const LOGIN_FLOW_KEY: &str = "sso_agent_login_flow";
+/// The `[sso-session]` key that turns on the AWS CLI token cache export.
+pub const CLI_CACHE: &str = "sso_agent_cli_cache";
 
 /// One `[sso-session NAME]` (or the session a legacy profile implies).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,9 @@ pub struct SsoSessionConfig {
     pub registration_scopes: Vec<String>,
     /// `sso_agent_login_flow`: which login the agent runs (default `auto`: by the display).
     pub login_flow: crate::login_flow::FlowSetting,
+    /// `sso_agent_cli_cache = true`: the agent keeps the AWS CLI's token cache file for this
+    /// session (`cli_cache`). Off by default, and always off for a legacy profile's session.
+    pub cli_cache: bool,
 }
 
 impl SsoSessionConfig {
@@ -356,6 +361,7 @@ impl AwsConfig {
                 section.get("sso_registration_scopes"),
             )?),
             login_flow: self.login_flow(&title, section.get(LOGIN_FLOW_KEY))?,
+            cli_cache: self.flag(&title, CLI_CACHE, section.get(CLI_CACHE))?,
         })
     }
 
@@ -472,6 +478,7 @@ impl AwsConfig {
             start_url,
             registration_scopes: vec![DEFAULT_SCOPE.to_string()],
             login_flow: crate::login_flow::FlowSetting::Auto,
+            cli_cache: false,
         })
     }
 
@@ -647,6 +654,21 @@ impl AwsConfig {
                 key: key.to_string(),
             }),
             _ => Ok(value),
+        }
+    }
+
+    /// A `true`/`false` key (absent: false); any other value is an error naming the key.
+    fn flag(&self, section: &str, key: &str, value: Option<&str>) -> Result<bool, ConfigError> {
+        match self.optional(section, key, value)? {
+            None => Ok(false),
+            Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+            Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(ConfigError::InvalidValue {
+                file: self.file.clone(),
+                section: section.to_string(),
+                key: key.to_string(),
+                expected: "true or false".to_string(),
+            }),
         }
     }
 
@@ -1042,6 +1064,35 @@ sso_role_name = R
             assert_eq!(index.login_command(session), config.login_command(session));
         }
         assert_eq!(index.file(), config.file());
+    }
+
+    #[tokio::test]
+    async fn the_cli_cache_key_is_true_or_false_and_off_by_default() {
+        let session = |value: &str| {
+            format!("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n{value}")
+        };
+        assert!(
+            !parse(&session(""))
+                .await
+                .sso_session("corp")
+                .unwrap()
+                .cli_cache
+        );
+        for (value, wanted) in [("true", true), ("True", true), ("false", false)] {
+            let text = session(&format!("sso_agent_cli_cache = {value}\n"));
+            let config = parse(&text).await.sso_session("corp").unwrap();
+            assert_eq!(config.cli_cache, wanted, "{value}");
+        }
+        let err = parse(&session("sso_agent_cli_cache = yes\n"))
+            .await
+            .sso_session("corp")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "[sso-session corp] in /home/me/.aws/config: `sso_agent_cli_cache` must be true or false"
+        );
+        let legacy = parse(SAMPLE).await.profile("legacy").unwrap();
+        assert!(!legacy.session.cli_cache);
     }
 
     #[tokio::test]

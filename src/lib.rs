@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod aws_sdk;
+pub mod cli_cache;
 pub mod client;
 pub mod config;
 pub mod credential_process;

@@ -174,6 +174,21 @@ enum Command {
         #[arg(long, conflicts_with_all = ["ttl", "format"])]
         revoke: bool,
     },
+    /// Take the AWS CLI's login (`aws sso login`) into the agent instead of logging in again.
+    #[command(
+        after_help = "The agent reads ~/.aws/sso/cache/<sha1 of the session name>.json (the file \
+            `aws sso login` writes) and keeps its token and client registration in the keyring, \
+            as after its own login; no secret crosses the socket. The file must be yours, not a \
+            link, and for the session's sso_start_url and sso_region. An expired token is taken \
+            when a refresh token and an unexpired registration come with it (the agent refreshes \
+            it); without them only an unexpired token is taken, and it cannot be renewed.\n\n\
+            Examples:\n  aws sso login --sso-session corp && sso-agent import-cli-cache --sso-session corp"
+    )]
+    ImportCliCache {
+        /// The [sso-session NAME] whose AWS CLI login to take (default: the only one configured).
+        #[arg(long)]
+        sso_session: Option<String>,
+    },
     /// List every account and role an sso-session may use, and the profile configure names it.
     #[command(
         after_help = "Examples:\n  sso-agent profiles\n  sso-agent profiles --sso-session corp --json | jq -r '.roles[].profile'"
@@ -345,6 +360,7 @@ fn main() -> ExitCode {
             format,
             revoke: false,
         } => cli::ecs_env::run(&profile, ttl, format),
+        Command::ImportCliCache { sso_session } => cli::import_cli_cache::run(sso_session),
         Command::Profiles {
             sso_session,
             template,

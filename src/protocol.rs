@@ -11,7 +11,8 @@ use std::io::{self, Read, Write};
 /// 3 container grants; 4 `container_revoke`, `profile`; 5 `account_roles`; 6 License Manager;
 /// 7 the browser (PKCE) login: `login` gains `use_device_code`, `redirect_port`, `no_browser`,
 /// `login_pending` gains `flow` and `flow_reason`, `status` sessions gain `login_flow`.
-pub const PROTOCOL_VERSION: u32 = 7;
+/// 8 `import_cli_cache` and its answer `cli_cache_imported` (the AWS CLI's token cache).
+pub const PROTOCOL_VERSION: u32 = 8;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -102,6 +103,13 @@ pub enum Request {
     LicenseForget {
         profile: String,
     },
+    /// Takes the AWS CLI's login for a session (`~/.aws/sso/cache/<sha1>.json`: token and
+    /// registration) into the agent and its keyring. Only the name crosses the socket: the agent
+    /// reads the file itself. `session` absent: the only one configured.
+    ImportCliCache {
+        #[serde(default)]
+        session: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +141,16 @@ pub enum Response {
         /// Whether there was a token to forget.
         forgotten: bool,
     },
+    /// The AWS CLI's login is now the session's (never a token: what it is and how long).
+    CliCacheImported {
+        session: String,
+        /// The cache file it came from.
+        file: String,
+        /// The imported access token's expiry (RFC 3339); past it, the agent refreshes.
+        expires_at: String,
+        /// Whether it came with a refresh token and a registration, so the agent can renew it.
+        refreshable: bool,
+    },
 }
 
 impl Response {
@@ -151,6 +169,7 @@ impl Response {
             Response::AccountRoles(_) => "account_roles",
             Response::LicenseStored(_) => "license_stored",
             Response::LicenseForgotten { .. } => "license_forgotten",
+            Response::CliCacheImported { .. } => "cli_cache_imported",
         }
     }
 }
@@ -460,7 +479,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 7);
+        assert_eq!(PROTOCOL_VERSION, 8);
     }
 
     #[test]
@@ -477,7 +496,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":7,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":8,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -507,7 +526,7 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":7,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":8,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

@@ -76,7 +76,7 @@ impl Session {
             .filter(|record| record.start_url == config.start_url && record.region == config.region)
             .filter(|record| issued_by(record, endpoint, &config.name))
             .unwrap_or_else(|| SessionRecord::new(&config.start_url, &config.region));
-        Ok(Self {
+        let session = Self {
             config,
             writer,
             oidc,
@@ -87,7 +87,9 @@ impl Session {
             attempts: Attempts::default(),
             last_error: None,
             unsaved: None,
-        })
+        };
+        crate::cli_cache::export::opened(&session.config, &session.record).await;
+        Ok(session)
     }
 
     pub fn name(&self) -> &str {
@@ -325,7 +327,8 @@ impl Session {
     /// Removes the session's tokens from memory and the store (after a logout). The registration
     /// stays in memory for the next login. A store that does not answer gets the removal later.
     pub async fn forget(&mut self) -> Result<(), LoginError> {
-        self.record.token = None;
+        let token = self.record.token.take();
+        crate::cli_cache::export::logged_out(&self.config, token).await;
         let result = self.writer.write(None).await;
         self.note_saved(&result);
         result.map_err(LoginError::from)
@@ -348,6 +351,23 @@ impl Session {
     async fn save(&mut self) {
         let result = self.writer.write(Some(self.record.clone())).await;
         self.note_saved(&result);
+        crate::cli_cache::export::record_changed(&self.config, &self.record).await;
+    }
+
+    /// Takes a login made elsewhere (the AWS CLI's cache file) as this session's: its token and,
+    /// when it has one, its registration, stored as a login's are.
+    pub async fn adopt(
+        &mut self,
+        token: TokenSet,
+        registration: Option<crate::store::Registration>,
+    ) {
+        if registration.is_some() {
+            self.record.registration = registration;
+        }
+        self.record.token = Some(token);
+        self.attempts = Attempts::default();
+        self.last_error = None;
+        self.save().await;
     }
 
     fn note_saved(&mut self, result: &Result<(), StoreError>) {

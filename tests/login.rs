@@ -26,6 +26,7 @@ fn session_config(label: &str) -> SsoSessionConfig {
         region: REGION.into(),
         registration_scopes: vec!["sso:account:access".into()],
         login_flow: Default::default(),
+        cli_cache: false,
     }
 }
 

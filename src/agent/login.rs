@@ -60,7 +60,7 @@ fn logged_in(session: &str, token: &TokenSet) -> Reply {
 }
 
 /// The session a login names: directly, through a profile, or the only one configured.
-async fn resolve(
+pub(super) async fn resolve(
     agent: &Agent,
     session: Option<String>,
     profile: Option<String>,

@@ -6,6 +6,7 @@ mod config_cache;
 pub mod container;
 mod credentials;
 pub mod daemon;
+mod import_cli_cache;
 mod license;
 pub mod lifecycle;
 mod login;
@@ -328,12 +329,28 @@ impl Agent {
             tracing::info!(session = %slot.config.name, "the session left the config or changed; it is no longer refreshed");
             slot.retire().await;
             self.roles.forget_session(&slot.config.name);
-            let mut sessions = self.lock_sessions();
-            if sessions
-                .get(&slot.config.name)
-                .is_some_and(|current| Arc::ptr_eq(current, &slot))
             {
-                sessions.remove(&slot.config.name);
+                let mut sessions = self.lock_sessions();
+                if sessions
+                    .get(&slot.config.name)
+                    .is_some_and(|current| Arc::ptr_eq(current, &slot))
+                {
+                    sessions.remove(&slot.config.name);
+                }
+            }
+            // The AWS CLI cache file: a session whose key changed opens again at once, so the
+            // export starts (or its file goes) now rather than at its next request; a session
+            // that left the config leaves no file of its tokens behind.
+            match &wanted {
+                Some(wanted) if wanted.cli_cache != slot.config.cli_cache => {
+                    if let Err(message) = self.session(wanted).await {
+                        tracing::warn!("{message}");
+                    }
+                }
+                None if slot.config.cli_cache => {
+                    crate::cli_cache::export::left(&slot.config.name, slot.token_snapshot()).await
+                }
+                _ => {}
             }
         }
     }
@@ -416,6 +433,7 @@ impl Agent {
             Request::LicenseForget { profile } => license::forget(self, &profile).await,
             Request::Profile { profile } => self.profile_info(&profile).await,
             Request::AccountRoles { session, wait } => accounts::handle(self, session, wait).await,
+            Request::ImportCliCache { session } => import_cli_cache::handle(self, session).await,
         }
     }
 

@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
+mod adopt;
+
 /// A flight as its waiters see it.
 #[derive(Debug, Clone)]
 enum Flight {

@@ -14,6 +14,7 @@ pub mod ecs_env;
 pub mod emulator;
 pub mod exec;
 pub mod export;
+pub mod import_cli_cache;
 pub mod license;
 pub mod login;
 pub mod logout;

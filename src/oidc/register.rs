@@ -99,6 +99,7 @@ mod tests {
             region: "us-east-1".into(),
             registration_scopes: vec!["sso:account:access".into()],
             login_flow: Default::default(),
+            cli_cache: false,
         }
     }
 

@@ -17,6 +17,9 @@ pub struct AgentHome {
     agents: Vec<Child>,
     /// The emulator's state: every secret it issued is searched for in this world's files.
     issuer: std::sync::Arc<sso_agent::emulator::Emulator>,
+    /// The one file the secret search allows: the AWS CLI token cache, once a test turned
+    /// `sso_agent_cli_cache` on (`enable_cli_cache`).
+    secret_file_allowed: Option<PathBuf>,
 }
 
 impl AgentHome {
@@ -48,7 +51,44 @@ impl AgentHome {
             endpoint: emulator.base_url.clone(),
             agents: Vec::new(),
             issuer: emulator.state.clone(),
+            secret_file_allowed: None,
         }
+    }
+
+    /// `~/.aws/sso/cache/<sha1 of the session name>.json` in this world.
+    pub fn cli_cache_file(&self) -> PathBuf {
+        self.home
+            .join(".aws/sso/cache")
+            .join(sso_agent::cli_cache::file_name(&self.session))
+    }
+
+    /// Sets `sso_agent_cli_cache = VALUE` in the world's `[sso-session]` (a running agent sees
+    /// the edit); with `true`, the secret search allows the cache file, and only it; with any
+    /// other value, not even it.
+    pub fn set_cli_cache(&mut self, value: &str) {
+        let path = self.home.join(".aws/config");
+        let config = std::fs::read_to_string(&path).unwrap();
+        let kept: Vec<&str> = config
+            .lines()
+            .filter(|line| !line.starts_with("sso_agent_cli_cache"))
+            .collect();
+        let mut edited = kept.join("\n");
+        edited.push('\n');
+        let edited = edited.replacen(
+            "sso_region = us-east-1\n",
+            &format!("sso_region = us-east-1\nsso_agent_cli_cache = {value}\n"),
+            1,
+        );
+        std::fs::write(&path, edited).unwrap();
+        // The agent notices an edit by the file's mtime: make sure it moves.
+        let later = std::time::SystemTime::now() + Duration::from_secs(1);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        self.secret_file_allowed = (value == "true").then(|| self.cli_cache_file());
     }
 
     /// `sso-agent ARGS` in this world; no autostart unless a test asks for it.
@@ -98,6 +138,9 @@ impl AgentHome {
     pub fn assert_no_secret_in_files(&self) {
         let secrets = self.issuer.issued_secrets();
         for file in self.files() {
+            if self.secret_file_allowed.as_ref() == Some(&file) {
+                continue;
+            }
             let content =
                 String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).to_string();
             if secrets
