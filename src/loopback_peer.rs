@@ -7,9 +7,10 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-/// Whether the connection from `peer` to our listener on 127.0.0.1:`port` belongs to this user
-/// (or to root, who can read anything of ours anyway). A connection the tables do not list (gone
-/// already), or an IPv6 peer, is refused. Elsewhere than Linux there is no such table: true.
+/// Whether the connection from `peer` to our listener on 127.0.0.1:`port` belongs to this user.
+/// A connection the tables do not list (gone already), or an IPv6 peer, is refused. No uid is
+/// trusted but our own: a client socket closed already (TIME_WAIT, orphaned) is listed with uid
+/// 0 whoever made it, so "root" would let anyone in. Elsewhere than Linux there is no such table: true.
 #[cfg(target_os = "linux")]
 pub fn same_user(peer: SocketAddr, port: u16) -> bool {
     let SocketAddr::V4(peer) = peer else {
@@ -20,7 +21,7 @@ pub fn same_user(peer: SocketAddr, port: u16) -> bool {
         std::fs::read_to_string(table)
             .ok()
             .and_then(|table| socket_owner(&table, peer, port))
-            .is_some_and(|uid| uid == own || uid == 0)
+            .is_some_and(|uid| uid == own)
     })
 }
 
@@ -29,7 +30,8 @@ pub fn same_user(_peer: SocketAddr, _port: u16) -> bool {
     true
 }
 
-/// The uid of the socket in `table` whose local end is `peer` and remote end is 127.0.0.1:`port`.
+/// The uid of the socket in `table` whose local end is `peer` and remote end is 127.0.0.1:`port`,
+/// if a process still holds it (inode not 0: an orphaned socket's uid says nothing).
 /// Addresses are hex, each 32-bit word of the address as the host stores it, then the port; in
 /// `tcp6` an IPv4 client of a dual-stack socket is `::ffff:a.b.c.d`.
 pub fn socket_owner(table: &str, peer: SocketAddrV4, port: u16) -> Option<u32> {
@@ -43,9 +45,8 @@ pub fn socket_owner(table: &str, peer: SocketAddrV4, port: u16) -> Option<u32> {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // sl local rem st tx:rx tr:when retrnsmt uid …
         let (local, remote) = (*fields.get(1)?, *fields.get(2)?);
-        wanted
-            .iter()
-            .any(|(l, r)| l == local && r == remote)
+        let held = fields.get(9).is_some_and(|inode| *inode != "0");
+        (held && wanted.iter().any(|(l, r)| l == local && r == remote))
             .then(|| fields.get(7)?.parse().ok())
             .flatten()
     })
@@ -102,6 +103,11 @@ mod tests {
         );
         let tcp6 = format!("{header}{}", row(&ip6, &server6, 1001));
         assert_eq!(socket_owner(&tcp6, peer, 0x1F90), Some(1001));
+        // Closed by its process already (TIME_WAIT, inode 0): the kernel lists it as uid 0.
+        let orphan = format!(
+            "{header}   0: {ip} {server} 06 00000000:00000000 03:00000ABC 00000000     0        0 0 3\n"
+        );
+        assert_eq!(socket_owner(&orphan, peer, 0x1F90), None);
     }
 
     #[cfg(target_os = "linux")]

@@ -207,6 +207,9 @@ impl Session {
             };
             match result {
                 Ok(token) => {
+                    // The client and the tokens it got go together (a refresh token is bound
+                    // to its client).
+                    self.record.registration = Some(registration);
                     self.record.token = Some(token);
                     self.attempts = Attempts::default();
                     self.last_error = None;
@@ -225,7 +228,9 @@ impl Session {
         }
     }
 
-    /// The stored registration while it is usable for `flow`, else a new one (stored before use).
+    /// The stored registration while it is usable for `flow`, else a new one. A new one is stored
+    /// before use only if no refresh token depends on the old one: a login that fails must not
+    /// leave a refreshable token paired with a client that did not issue it.
     async fn registration(
         &mut self,
         flow: LoginFlow,
@@ -236,8 +241,15 @@ impl Session {
             }
         }
         let registration = oidc::register(&self.oidc, &self.config, flow).await?;
-        self.record.registration = Some(registration.clone());
-        self.save().await;
+        let refreshable = self
+            .record
+            .token
+            .as_ref()
+            .is_some_and(|token| token.refresh_token.is_some());
+        if !refreshable {
+            self.record.registration = Some(registration.clone());
+            self.save().await;
+        }
         Ok(registration)
     }
 

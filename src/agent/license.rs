@@ -210,7 +210,10 @@ async fn fetch_unrecorded(
                     &profile.token_properties,
                 )
                 .await?;
-                let ends = time_to_epoch(issued + ACCESS_TOKEN_LIFETIME);
+                // Its own `exp` when it says one sooner than the documented hour.
+                let hour = time_to_epoch(issued + ACCESS_TOKEN_LIFETIME);
+                let ends = TokenClaims::read(access.expose())
+                    .map_or(hour, |claims| claims.expires_at.min(hour));
                 slot.if_current(generation, |state| {
                     state.access = Some((access.clone(), ends))
                 });
