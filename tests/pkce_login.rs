@@ -513,3 +513,59 @@ async fn the_key_and_the_display_choose_the_flow_and_a_bad_key_names_the_values(
         "{printed}"
     );
 }
+
+/// A refresh token is bound to the client that got it: a browser login that fails after
+/// registering a client of its own must leave the device login's token and client together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_login_of_the_other_flow_leaves_the_refresh_working() {
+    let emulator = emulator().await;
+    // Tokens 30 s longer than the refresh lead: the agent refreshes 30 s after each arrives.
+    scenario(
+        &emulator,
+        json!({"auto_approve_after_polls": 1, "access_token_ttl": 15 * 60 + 30}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "pkce-keeps-client");
+    let (script, _) = browser(&world, false);
+    start_with_display(
+        &mut world,
+        &script,
+        &[("SSO_AGENT_BROWSER_LOGIN_TIMEOUT", "2")],
+    );
+    stdout_of(&world.run(&["login", "--use-device-code"]));
+    let device_client = keyring_item(&world.session).unwrap()["registration"]["client_id"].clone();
+    let failed = world.run(&["login", "--force"]);
+    assert!(!failed.status.success(), "{}", text(&failed));
+    assert_eq!(
+        count(&calls(&emulator).await, "RegisterClient", None),
+        2,
+        "the browser login registered a client of its own"
+    );
+    assert_eq!(
+        keyring_item(&world.session).unwrap()["registration"]["client_id"],
+        device_client,
+        "the stored client is still the one the token came from"
+    );
+
+    // Bounded: the refresh is due 30 s after the token came, and the renewer wakes each minute.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let refreshed = loop {
+        let log = calls(&emulator).await;
+        let refreshes: Vec<&Value> = log
+            .iter()
+            .filter(|call| call["operation"] == "CreateToken" && call["detail"] == "refresh_token")
+            .collect();
+        if let Some(first) = refreshes.first() {
+            break first["outcome"].clone();
+        }
+        assert!(Instant::now() < deadline, "no refresh: {log:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(refreshed, "ok", "the refresh used the token's own client");
+    credentials(&world, "dev");
+    assert_eq!(
+        count(&calls(&emulator).await, "StartDeviceAuthorization", None),
+        1,
+        "no second login"
+    );
+}
