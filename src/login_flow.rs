@@ -339,12 +339,4 @@ mod tests {
             assert_eq!(FlowSetting::parse(bad), None, "{bad}");
         }
     }
-
-    #[test]
-    fn the_current_environment_reads_the_display_variables() {
-        // Only what the process has: whichever it is, the decision is one of the two flows.
-        let env = FlowEnvironment::current();
-        assert!(env.platform.is_some());
-        assert_eq!(env.display, std::env::var("DISPLAY").ok());
-    }
 }

@@ -96,6 +96,8 @@ fn usable(
             ));
         }
     }
+    // A registration with nothing to refresh would only replace the agent's own, usable one.
+    let registration = registration.filter(|_| token.refresh_token.is_some());
     Ok((token, registration))
 }
 
