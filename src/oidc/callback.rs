@@ -73,16 +73,23 @@ impl CallbackListener {
                 Some(callback) = received.recv() => return callback,
                 accepted = self.listener.accept() => {
                     let Ok((stream, peer)) = accepted else { continue };
-                    if !crate::loopback_peer::same_user(peer, self.port) {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!("too many connections to the login's callback; one was closed");
+                        continue;
+                    };
+                    // The kernel's tables are read off the runtime's threads (they can be large).
+                    let port = self.port;
+                    let ours = tokio::task::spawn_blocking(move || {
+                        crate::loopback_peer::same_user(peer, port)
+                    })
+                    .await
+                    .unwrap_or(false);
+                    if !ours {
                         refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         tracing::warn!(%peer, "refused a connection to the login's callback: it is not this user's");
                         drop(stream);
                         continue;
                     }
-                    let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        tracing::warn!("too many connections to the login's callback; one was closed");
-                        continue;
-                    };
                     let (outcomes, expected) = (outcomes.clone(), expected.clone());
                     tokio::spawn(async move {
                         serve(stream, peer, &expected, outcomes).await;
