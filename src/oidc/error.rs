@@ -24,7 +24,7 @@ pub enum LoginError {
         error: String,
         description: Option<String>,
     },
-    #[error("cannot listen on 127.0.0.1:{port} for the browser's answer for sso-session {session} ({reason}); free the port, choose another with `--redirect-port N`, or log in with `--use-device-code`")]
+    #[error("cannot listen on {} for the browser's answer for sso-session {session} ({reason}); {}choose a port with `--redirect-port N`, or log in with `--use-device-code`", listen_text(*.port), if *.port == 0 { "" } else { "free the port, " })]
     CallbackPort {
         session: String,
         /// 0: an ephemeral port.
@@ -116,5 +116,14 @@ fn meaning(code: &str, description: &str) -> String {
         text.to_string()
     } else {
         format!("{text} (\"{description}\")")
+    }
+}
+
+/// Where the callback listener tried to listen: a fixed port, or any free one (0).
+fn listen_text(port: u16) -> String {
+    if port == 0 {
+        "an ephemeral port of 127.0.0.1".to_string()
+    } else {
+        format!("127.0.0.1:{port}")
     }
 }
