@@ -233,20 +233,7 @@ async fn a_deleted_or_expired_token_fails_with_the_command_that_fixes_it() {
         "{deleted}"
     );
     assert!(failing_credentials(&world, licensed).contains("no License Manager token"));
-    let mut import = world
-        .command(&["license", "import", "--profile", licensed])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    import
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(token.as_bytes())
-        .unwrap();
-    let imported = stdout_of(&import.wait_with_output().unwrap());
+    let imported = stdout_of(&import_token(&world, licensed, &token));
     assert!(
         imported.contains("Stored License Manager token"),
         "{imported}"
@@ -353,20 +340,7 @@ async fn rate_limits_are_retried_and_sts_refusals_say_what_to_change() {
         "\n[profile {other}]\nsso_agent_license_role_arn = arn:aws:iam::111122223333:role/NotInTheToken\nregion = us-east-1\n"
     )
     .unwrap();
-    let mut import = world
-        .command(&["license", "import", "--profile", other])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    import
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(keyring_token(licensed).as_bytes())
-        .unwrap();
-    stdout_of(&import.wait_with_output().unwrap());
+    stdout_of(&import_token(&world, other, &keyring_token(licensed)));
     let message = failing_credentials(&world, other);
     assert!(message.contains("IDPRejectedClaim"), "{message}");
     assert!(message.contains("sso_agent_license_role_arn"), "{message}");
