@@ -43,6 +43,25 @@ pub struct SsoSessionConfig {
 }
 
 impl SsoSessionConfig {
+    /// Whether a session opened with `self` still serves `other`: every key that decides its
+    /// token and its files is the same. `sso_agent_login_flow` is not one of them: it is read
+    /// at each login, so an edit of it alone keeps the session and its token.
+    pub fn same_session(&self, other: &Self) -> bool {
+        let Self {
+            name,
+            start_url,
+            region,
+            registration_scopes,
+            login_flow: _,
+            cli_cache,
+        } = self;
+        *name == other.name
+            && *start_url == other.start_url
+            && *region == other.region
+            && *registration_scopes == other.registration_scopes
+            && *cli_cache == other.cli_cache
+    }
+
     /// A legacy profile's session is named by its start URL; a section's name never is one.
     pub fn is_legacy(&self) -> bool {
         self.name == self.start_url

@@ -48,8 +48,8 @@ enum Command {
         #[arg(long)]
         use_device_code: bool,
         /// The port of the browser login's callback on 127.0.0.1 (default: any free one),
-        /// e.g. to forward it over SSH.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        /// e.g. to forward it over SSH; a browser login already waiting moves to it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "use_device_code")]
         redirect_port: Option<u16>,
     },
     /// Print credential_process JSON (Version 1) for a profile.

@@ -45,6 +45,16 @@ pub trait Notifier: Send + Sync + 'static {
         self.notify(DesktopEvent::LoginNeeded(pending.clone()));
         Box::pin(std::future::ready(false))
     }
+
+    /// Opens a browser login's authorize page on this desktop; completes with whether a
+    /// browser could be started, so a page that never opened is not counted as shown.
+    fn open_browser(&self, session: &str, url: &str) -> Shown {
+        self.notify(DesktopEvent::OpenBrowser {
+            session: session.to_string(),
+            url: url.to_string(),
+        });
+        Box::pin(std::future::ready(false))
+    }
 }
 
 /// Whether a notification was shown, once that is known.
@@ -52,6 +62,10 @@ pub type Shown = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send
 
 /// How long a notification server may take to take a notification before it counts as absent.
 const SHOW_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long starting a browser may take before it counts as not started (`$BROWSER` may name a
+/// text browser, which runs in the foreground until it exits).
+const OPEN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Keeps the events, for tests of the agent in-process; `shown` is what login notifications
 /// report.
@@ -97,6 +111,21 @@ impl Notifier for DesktopNotifier {
             )
         })
     }
+
+    fn open_browser(&self, _session: &str, url: &str) -> Shown {
+        let (opened, answer) = oneshot::channel();
+        let url = url.to_string();
+        // webbrowser may block while a browser starts, so not on a runtime thread.
+        std::thread::spawn(move || {
+            let _ = opened.send(open_url(&url));
+        });
+        Box::pin(async move {
+            matches!(
+                tokio::time::timeout(OPEN_TIMEOUT, answer).await,
+                Ok(Ok(true))
+            )
+        })
+    }
 }
 
 impl DesktopNotifier {
@@ -110,13 +139,21 @@ impl DesktopNotifier {
     }
 }
 
+/// Opens `url` with `webbrowser` (`$BROWSER`, xdg-open, open); whether a browser started.
+fn open_url(url: &str) -> bool {
+    match webbrowser::open(url) {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!("cannot open a browser: {err}");
+            false
+        }
+    }
+}
+
+/// `open_url` for a notification's action: nobody waits for its result.
 fn open_in_browser(url: String) {
     // webbrowser honours $BROWSER; it may block while a browser starts, so not on a runtime thread.
-    std::thread::spawn(move || {
-        if let Err(err) = webbrowser::open(&url) {
-            tracing::warn!("cannot open a browser: {err}");
-        }
-    });
+    std::thread::spawn(move || open_url(&url));
 }
 
 fn login_text(pending: &PendingLogin) -> (String, String) {

@@ -12,7 +12,8 @@ use std::io::{self, Read, Write};
 /// 7 the browser (PKCE) login: `login` gains `use_device_code`, `redirect_port`, `no_browser`,
 /// `login_pending` gains `flow` and `flow_reason`, `status` sessions gain `login_flow`.
 /// 8 `import_cli_cache` and its answer `cli_cache_imported` (the AWS CLI's token cache).
-pub const PROTOCOL_VERSION: u32 = 8;
+/// 9 `await_login` gains `shown`: a login that publishes another link or code answers with it.
+pub const PROTOCOL_VERSION: u32 = 9;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
 /// The largest answer a client accepts: `status` with thousands of cached roles is larger than a
@@ -47,9 +48,13 @@ pub enum Request {
         #[serde(default)]
         no_browser: bool,
     },
-    /// Waits for the session's login to end.
+    /// Waits for the session's login to end. With `shown` (the `verification_uri_complete` the
+    /// caller shows), a login that publishes another one (a switch to the device code or to
+    /// another port, a re-registration) answers `LoginPending` with it, and the caller waits again.
     AwaitLogin {
         session: String,
+        #[serde(default)]
+        shown: Option<String>,
     },
     Status,
     /// Logs out of one session, or of all.

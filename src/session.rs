@@ -4,12 +4,13 @@
 use crate::config::SsoSessionConfig;
 use crate::login_flow::{FlowChoice, LoginFlow};
 use crate::oidc::refresh::{decide, Attempts, RefreshDecision};
-use crate::oidc::BrowserLogin;
+use crate::oidc::{BrowserEnd, BrowserLogin, LoginSwitch};
 use crate::oidc::{self, LoginError, PendingLogin, RefreshFailure};
 use crate::store::{epoch_to_time, RecordWriter, SessionRecord, StoreError, TokenSet, TokenStore};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
 
 pub struct Session {
     config: SsoSessionConfig,
@@ -132,26 +133,28 @@ impl Session {
                 timeout: oidc::DEFAULT_TIMEOUT,
             },
         };
-        self.login_as(plan, on_pending, cancel, std::future::pending())
-            .await
+        // Nobody can switch this login: the sender goes at once.
+        let switches = watch::channel(LoginSwitch::Stay).1;
+        self.login_as(plan, on_pending, cancel, switches).await
     }
 
     /// Logs in with the flow `plan` chose and stores the tokens. A registration the service no
     /// longer knows is replaced once. Each code or authorize URL is handed to `on_pending` with
     /// the flow and its reason (a second one too: after a re-registration, or a switch).
-    /// `to_device_code` completing while a browser login waits ends it and starts a device
-    /// login in its place (`--use-device-code` asked while the browser cannot finish).
+    /// A switch on `switches` while a browser login waits for its callback ends it, and a
+    /// device login (`--use-device-code`) or a browser login on another port (`--redirect-port`)
+    /// takes its place.
     /// A store that fails to save the tokens does not fail the login: see `unsaved`.
     pub async fn login_as(
         &mut self,
         plan: LoginPlan,
         mut on_pending: impl FnMut(&PendingLogin) + Send,
         cancel: impl Future<Output = ()>,
-        to_device_code: impl Future<Output = ()>,
+        mut switches: watch::Receiver<LoginSwitch>,
     ) -> Result<(), LoginError> {
         let mut cancel = std::pin::pin!(cancel);
-        let mut to_device_code = std::pin::pin!(to_device_code);
         let mut choice = plan.choice;
+        let mut browser = plan.browser;
         let mut reregistered = false;
         loop {
             let registration = self.registration(choice.flow).await?;
@@ -184,17 +187,24 @@ impl Session {
                         endpoint: &endpoint,
                         scopes: &self.config.registration_scopes,
                     };
-                    let login = oidc::browser_login(
+                    let ended = oidc::browser_login(
                         &self.oidc,
                         target,
                         &registration,
-                        plan.browser,
+                        browser,
                         &mut announce,
                         &mut cancel,
-                    );
-                    tokio::select! {
-                        result = login => result,
-                        () = &mut to_device_code => {
+                        &mut switches,
+                    )
+                    .await;
+                    match ended {
+                        Ok(BrowserEnd::Token(token)) => Ok(token),
+                        Ok(BrowserEnd::Switched(LoginSwitch::ToPort(port))) => {
+                            tracing::info!(session = %self.config.name, port, "the browser login starts again on the port asked for (--redirect-port)");
+                            browser.redirect_port = Some(port);
+                            continue;
+                        }
+                        Ok(BrowserEnd::Switched(_)) => {
                             tracing::info!(session = %self.config.name, "the browser login gives way to a device-code login (--use-device-code)");
                             choice = FlowChoice {
                                 flow: LoginFlow::DeviceCode,
@@ -202,6 +212,7 @@ impl Session {
                             };
                             continue;
                         }
+                        Err(err) => Err(err),
                     }
                 }
             };

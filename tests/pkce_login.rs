@@ -514,6 +514,88 @@ async fn the_key_and_the_display_choose_the_flow_and_a_bad_key_names_the_values(
     );
 }
 
+/// A browser login whose page cannot open (no browser to start, no notification server) has
+/// told nobody: a helper without a terminal fails at once, naming the command that logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_cannot_start_has_told_nobody_and_the_helper_fails_at_once() {
+    use std::os::unix::process::CommandExt;
+    let emulator = emulator().await;
+    let mut world = AgentHome::new(&emulator, "pkce-no-browser");
+    // No $BROWSER to run and no xdg-open on PATH: webbrowser finds nothing to start.
+    let missing = world.root.join("no-such-browser");
+    start_with_display(&mut world, &missing, &[("PATH", "/nonexistent")]);
+    let mut helper = world.program(HELPER);
+    helper
+        .args(["--profile", "dev"])
+        .env_remove("SSO_AGENT_LOGIN_WAIT")
+        .stdin(Stdio::null());
+    // SAFETY: setsid in the child before exec: a new session has no controlling terminal.
+    unsafe {
+        helper.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
+    }
+    let started = Instant::now();
+    let output = helper.output().unwrap();
+    let printed = text(&output);
+    assert!(!output.status.success(), "{printed}");
+    assert!(started.elapsed() < Duration::from_secs(30), "it waited");
+    assert!(printed.contains("no terminal"), "{printed}");
+    assert!(
+        printed.contains(&format!("sso-agent login --sso-session {}", world.session)),
+        "{printed}"
+    );
+    let login = pending(&world, "browser");
+    assert_eq!(login["notified"], false, "{login}");
+}
+
+/// `sso_agent_login_flow` is read at each login: editing it while the agent runs keeps the
+/// session and its token (no new login, still listed), and the next login takes the new value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_of_the_flow_key_keeps_the_session_and_the_next_login_takes_it() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, "pkce-flow-edit");
+    let config = world.home.join(".aws/config");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let with_key = |value: &str| {
+        original.replacen(
+            "sso_region = us-east-1\n",
+            &format!("sso_region = us-east-1\nsso_agent_login_flow = {value}\n"),
+            1,
+        )
+    };
+    std::fs::write(&config, with_key("device-code")).unwrap();
+    let (script, opened) = browser(&world, true);
+    start_with_display(&mut world, &script, &[]);
+    stdout_of(&world.run(&["login"]));
+    credentials(&world, "dev");
+
+    // The file's mtime must change: wait past its resolution.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&config, with_key("browser")).unwrap();
+    let session = &status(&world)["sessions"][0];
+    assert_eq!(session["name"], world.session.as_str(), "still listed");
+    assert_eq!(session["logged_in"], true, "{session}");
+    credentials(&world, "readonly");
+    let logins = |calls: &[Value]| {
+        count(calls, "StartDeviceAuthorization", None)
+            + count(calls, "CreateToken", Some("authorization_code"))
+    };
+    assert_eq!(logins(&calls(&emulator).await), 1, "no second login");
+    assert!(
+        !world.logs().contains("no longer refreshed"),
+        "{}",
+        world.logs()
+    );
+
+    // The next login is the browser's, for the reason the new value gives.
+    stdout_of(&world.run(&["login", "--force"]));
+    assert!(opened.exists(), "the browser opened");
+    assert_eq!(
+        status(&world)["sessions"][0]["login_flow"],
+        json!({"flow": "browser", "reason": "sso_agent_login_flow = browser"})
+    );
+}
+
 /// A refresh token is bound to the client that got it: a browser login that fails after
 /// registering a client of its own must leave the device login's token and client together.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! `login` and `await_login`: start or join a session's login, and wait for it.
 
 use super::lifecycle::Want;
-use super::slot::{LoginOptions, NotReady};
+use super::slot::{LoginOptions, NotReady, Waiting};
 use super::{error, Agent, Reply};
 use crate::config::SsoSessionConfig;
 use crate::protocol::{ErrorKind, Response};
@@ -20,12 +20,19 @@ pub async fn start(
         Err(message) => return error(ErrorKind::Config, message),
     };
     let want = if force { Want::Relogin } else { Want::Token };
-    outcome(agent, &config, want, false, options).await
+    outcome(agent, &config, want, Waiting::No, options).await
 }
 
-pub async fn wait(agent: &Arc<Agent>, session: &str) -> Reply {
+/// Waits for the login to end, or (with `shown`) for it to publish a link other than `shown`.
+pub async fn wait(agent: &Arc<Agent>, session: &str, shown: Option<String>) -> Reply {
+    let waiting = match shown {
+        Some(shown) => Waiting::UntilNewLink(shown),
+        None => Waiting::ForToken,
+    };
     match resolve(agent, Some(session.to_string()), None).await {
-        Ok(config) => outcome(agent, &config, Want::Token, true, LoginOptions::default()).await,
+        Ok(config) => {
+            outcome(agent, &config, Want::Token, waiting, LoginOptions::default()).await
+        }
         Err(message) => error(ErrorKind::Config, message),
     }
 }
@@ -34,7 +41,7 @@ async fn outcome(
     agent: &Arc<Agent>,
     config: &SsoSessionConfig,
     want: Want,
-    wait: bool,
+    waiting: Waiting,
     options: LoginOptions,
 ) -> Reply {
     let slot = match agent.session(config).await {
@@ -42,7 +49,7 @@ async fn outcome(
         Err(message) => return error(ErrorKind::Store, message),
     };
     match slot
-        .token_with(want, wait, &agent.stopping(), options)
+        .token_with(want, waiting, &agent.stopping(), options)
         .await
     {
         Ok(token) => logged_in(&config.name, &token),

@@ -256,8 +256,7 @@ impl Agent {
         let existing = self.lock_sessions().get(&config.name).cloned();
         let clients = self.clients(&config.region).await;
         if let Some(slot) = existing {
-            let same_endpoint = slot.oidc_endpoint == clients.oidc_endpoint;
-            if slot.config == *config && same_endpoint && !slot.is_retired() {
+            if slot.serves(config, &clients.oidc_endpoint) {
                 return Ok(slot);
             }
             // The config changed: the old slot lets go of the item before the new one reads it.
@@ -283,13 +282,7 @@ impl Agent {
         self.lock_open_failures().remove(&config.name);
         let mut sessions = self.lock_sessions();
         match sessions.get(&config.name) {
-            Some(slot)
-                if slot.config == *config
-                    && slot.oidc_endpoint == clients.oidc_endpoint
-                    && !slot.is_retired() =>
-            {
-                Ok(slot.clone())
-            }
+            Some(slot) if slot.serves(config, &clients.oidc_endpoint) => Ok(slot.clone()),
             _ => {
                 let slot = Arc::new(SessionSlot::new(
                     session,
@@ -323,8 +316,12 @@ impl Agent {
         for slot in self.slots() {
             // A legacy session (named by its start URL) is found while a profile names it.
             let wanted = config.sso_session(&slot.config.name).ok();
-            if wanted.as_ref() == Some(&slot.config) {
-                continue;
+            if let Some(wanted) = &wanted {
+                if slot.config.same_session(wanted) {
+                    // Login-time settings (the flow) are taken without dropping the session.
+                    slot.serves(wanted, &slot.oidc_endpoint);
+                    continue;
+                }
             }
             tracing::info!(session = %slot.config.name, "the session left the config or changed; it is no longer refreshed");
             slot.retire().await;
@@ -410,7 +407,7 @@ impl Agent {
                 };
                 login::start(self, session, profile, force, options).await
             }
-            Request::AwaitLogin { session } => login::wait(self, &session).await,
+            Request::AwaitLogin { session, shown } => login::wait(self, &session, shown).await,
             Request::Status => status::handle(self).await,
             Request::Logout {
                 session,

@@ -4,10 +4,10 @@
 
 use super::lifecycle::{Lifecycle, Step, TokenFacts, Want};
 use crate::config::SsoSessionConfig;
-use crate::login_flow::{self, FlowChoice, FlowEnvironment, LoginFlow};
+use crate::login_flow::{self, FlowChoice, FlowEnvironment, FlowSetting, LoginFlow};
 use crate::notify::{DesktopEvent, Notifier};
 use crate::oidc::refresh::MAX_SLEEP;
-use crate::oidc::PendingLogin;
+use crate::oidc::{LoginSwitch, PendingLogin};
 use crate::protocol::{LoginFlowStatus, PendingLoginInfo};
 use crate::session::{LoginPlan, Refreshed, Session};
 use crate::store::{epoch_to_time, TokenSet};
@@ -53,10 +53,13 @@ struct State {
     flight: Option<watch::Receiver<Flight>>,
     /// Ends the login in progress (a logout, or the config changing).
     cancel: watch::Sender<u64>,
-    /// Turns a browser login in progress into a device-code login (`--use-device-code`).
-    to_device_code: watch::Sender<u64>,
+    /// Turns a browser login in progress into a device-code login (`--use-device-code`), or
+    /// moves it to another port (`--redirect-port`).
+    switches: watch::Sender<LoginSwitch>,
     /// The flow of the current or last login, and why.
     login_flow: Option<FlowChoice>,
+    /// `sso_agent_login_flow` as the config has it now (an edit of it keeps the slot).
+    flow_setting: FlowSetting,
     /// Why the store lacks the newest tokens, while it does.
     unsaved: Option<String>,
     /// Why the last login failed, until one succeeds.
@@ -80,14 +83,36 @@ pub enum NotReady {
 }
 
 /// What the person asked of a login they start (`sso-agent login`'s flags); a request that
-/// joins a login already under way takes it as it is, except `use_device_code`, which turns a
-/// browser login into a device-code one.
+/// joins a login already under way takes it as it is, except that `use_device_code` turns a
+/// browser login still waiting for its callback into a device-code one, and `redirect_port`
+/// moves it to that port.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoginOptions {
     pub use_device_code: bool,
     pub redirect_port: Option<u16>,
     /// Do not open a browser for a browser login this starts.
     pub no_browser: bool,
+}
+
+/// How long a request for a token waits on a login that needs a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiting {
+    /// Not at all: such a login is `LoginPending` at once.
+    No,
+    /// Until the login ends.
+    ForToken,
+    /// Until it ends, or publishes a link other than this one (which its caller shows).
+    UntilNewLink(String),
+}
+
+impl Waiting {
+    fn answers(&self, login: &PendingLogin) -> bool {
+        match self {
+            Waiting::No => true,
+            Waiting::ForToken => false,
+            Waiting::UntilNewLink(shown) => *shown != login.verification_uri_complete,
+        }
+    }
 }
 
 /// The first gap between retries of a failed store write.
@@ -112,8 +137,9 @@ impl SessionSlot {
                 token,
                 flight: None,
                 cancel: watch::channel(0).0,
-                to_device_code: watch::channel(0).0,
+                switches: watch::channel(LoginSwitch::Stay).0,
                 login_flow: None,
+                flow_setting: session.config().login_flow,
                 unsaved: session.unsaved().map(str::to_string),
                 login_error: None,
                 warned_for: None,
@@ -199,7 +225,12 @@ impl SessionSlot {
         wait: bool,
         stop: &watch::Receiver<bool>,
     ) -> Result<TokenSet, NotReady> {
-        self.token_with(want, wait, stop, LoginOptions::default())
+        let waiting = if wait {
+            Waiting::ForToken
+        } else {
+            Waiting::No
+        };
+        self.token_with(want, waiting, stop, LoginOptions::default())
             .await
     }
 
@@ -207,14 +238,20 @@ impl SessionSlot {
     pub async fn token_with(
         self: &Arc<Self>,
         mut want: Want,
-        wait: bool,
+        waiting: Waiting,
         stop: &watch::Receiver<bool>,
         options: LoginOptions,
     ) -> Result<TokenSet, NotReady> {
-        // A login that must be the device code does not take a browser login's URL.
-        let wanted_flow = options.use_device_code.then_some(LoginFlow::DeviceCode);
+        // A login that must be the device code does not take a browser login's URL, nor one
+        // that must listen on a port a browser login on another port.
+        let wanted = Wanted {
+            flow: options.use_device_code.then_some(LoginFlow::DeviceCode),
+            callback_port: options.redirect_port,
+        };
         if options.use_device_code {
-            self.browser_gives_way();
+            self.switch_browser_login(LoginSwitch::ToDeviceCode);
+        } else if let Some(port) = options.redirect_port {
+            self.switch_browser_login(LoginSwitch::ToPort(port));
         }
         for _ in 0..MAX_ROUNDS {
             let (step, flight) = self.step(want, stop, options);
@@ -234,7 +271,7 @@ impl SessionSlot {
                     let Some(flight) = flight else { continue };
                     // The flight's own token is the answer: deciding again could join the
                     // next flight (a refresh right after a login) and wait on it for nothing.
-                    match follow(flight, wait, wanted_flow).await? {
+                    match follow(flight, &waiting, wanted).await? {
                         Ended::Token(token) if then.takes_token() => return Ok(token),
                         Ended::Failed(message) => return Err(NotReady::Failed(message)),
                         Ended::Token(_) | Ended::Again => want = then,
@@ -248,18 +285,16 @@ impl SessionSlot {
         )))
     }
 
-    /// A browser login in progress ends and a device-code login takes its place, in the same
-    /// flight: everyone waiting on it follows the device login.
-    fn browser_gives_way(&self) {
+    /// A browser login in progress, while it waits for its callback, gives way to `switch` in
+    /// the same flight: everyone waiting on it follows the login that takes its place.
+    fn switch_browser_login(&self, switch: LoginSwitch) {
         let state = self.state();
         let browser = state
             .login_flow
             .as_ref()
             .is_some_and(|choice| choice.flow == LoginFlow::Browser);
         if browser && state.life.phase() == super::lifecycle::Phase::LoggingIn {
-            state
-                .to_device_code
-                .send_modify(|generation| *generation += 1);
+            state.switches.send_replace(switch);
         }
     }
 
@@ -318,16 +353,11 @@ impl SessionSlot {
                 _ = cancelled.changed() => {}
             }
         };
-        let mut switched = state.to_device_code.subscribe();
-        let to_device_code = async move {
-            if switched.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
+        let switches = state.switches.subscribe();
         let plan = login.then(|| {
             // Decided per login, from the agent's own environment, now.
             let choice = login_flow::decide(
-                self.config.login_flow,
+                state.flow_setting,
                 options.use_device_code,
                 &FlowEnvironment::current(),
             );
@@ -349,7 +379,7 @@ impl SessionSlot {
         };
         tokio::spawn(async move {
             if let Some(plan) = plan {
-                slot.log_in(guard, plan, options.no_browser, cancel, to_device_code)
+                slot.log_in(guard, plan, options.no_browser, cancel, switches)
                     .await
             } else {
                 slot.refresh(guard).await
@@ -395,7 +425,7 @@ impl SessionSlot {
         plan: LoginPlan,
         no_browser: bool,
         cancel: impl std::future::Future<Output = ()>,
-        to_device_code: impl std::future::Future<Output = ()>,
+        switches: watch::Receiver<LoginSwitch>,
     ) {
         let mut session = self.session.lock().await;
         if self.is_retired() {
@@ -410,7 +440,7 @@ impl SessionSlot {
                 let _ = codes.send(pending.clone());
             },
             cancel,
-            to_device_code,
+            switches,
         );
         let publish = async {
             while let Some(pending) = shown_codes.recv().await {
@@ -420,15 +450,18 @@ impl SessionSlot {
                 });
                 // The one click: the agent opens the authorize page where it runs, since the
                 // callback comes back to its own loopback listener.
-                let opened = pending.flow == LoginFlow::Browser && !no_browser;
-                if opened {
-                    self.notifier.notify(DesktopEvent::OpenBrowser {
-                        session: pending.session.clone(),
-                        url: pending.verification_uri_complete.clone(),
-                    });
-                }
-                // A page opened on this desktop shows the person the login as a notification does.
-                let notified = self.notifier.login_needed(&pending).await || opened;
+                let opening = async {
+                    if pending.flow == LoginFlow::Browser && !no_browser {
+                        let url = &pending.verification_uri_complete;
+                        self.notifier.open_browser(&pending.session, url).await
+                    } else {
+                        false
+                    }
+                };
+                let (opened, shown) = tokio::join!(opening, self.notifier.login_needed(&pending));
+                // A page opened on this desktop shows the person the login as a notification
+                // does; one that could not open shows nothing.
+                let notified = shown || opened;
                 guard.send(Flight::Pending {
                     login: pending,
                     notified,
@@ -605,6 +638,18 @@ impl SessionSlot {
         self.state().retired
     }
 
+    /// Whether this slot serves `config` (at `oidc_endpoint`) as the config has it now; if so,
+    /// it takes the login-time settings that may have changed, for its next login.
+    pub fn serves(&self, config: &SsoSessionConfig, oidc_endpoint: &str) -> bool {
+        let mut state = self.state();
+        let serves =
+            !state.retired && self.oidc_endpoint == oidc_endpoint && self.config.same_session(config);
+        if serves {
+            state.flow_setting = config.login_flow;
+        }
+        serves
+    }
+
     /// Forgets the session's tokens (keyring item included); returns the token it had. The
     /// in-memory forgetting always happens; the error is the store's, if it failed.
     pub async fn forget(&self) -> (Option<TokenSet>, Result<(), String>) {
@@ -691,13 +736,31 @@ enum Ended {
     Failed(String),
 }
 
-/// Follows a flight to its end; a login still waiting for a person, when the caller does not
-/// wait, is `LoginPending` at once — of the `wanted` flow, if one is named (a browser login
-/// giving way to a device-code one is waited past).
+/// What a request that does not wait takes of a pending login: the flow (and a browser login's
+/// port) its person asked for; another is about to give way to it.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    flow: Option<LoginFlow>,
+    callback_port: Option<u16>,
+}
+
+impl Wanted {
+    fn takes(&self, login: &PendingLogin) -> bool {
+        let flow = self.flow.is_none_or(|flow| flow == login.flow);
+        let port = login.flow != LoginFlow::Browser
+            || self.callback_port.is_none()
+            || self.callback_port == login.callback_port;
+        flow && port
+    }
+}
+
+/// Follows a flight to its end; a login still waiting for a person is `LoginPending` as
+/// `waiting` says, if it is the one `wanted` (a browser login giving way to a device-code one,
+/// or moving to another port, is waited past).
 async fn follow(
     mut flight: watch::Receiver<Flight>,
-    wait: bool,
-    wanted: Option<LoginFlow>,
+    waiting: &Waiting,
+    wanted: Wanted,
 ) -> Result<Ended, NotReady> {
     loop {
         let current = flight.borrow_and_update().clone();
@@ -709,9 +772,7 @@ async fn follow(
                     _ => Ended::Again,
                 })
             }
-            Flight::Pending { login, notified }
-                if !wait && wanted.is_none_or(|flow| flow == login.flow) =>
-            {
+            Flight::Pending { login, notified } if waiting.answers(&login) && wanted.takes(&login) => {
                 return Err(NotReady::LoginPending(info(&login, notified)))
             }
             _ => {}

@@ -40,27 +40,40 @@ pub fn run(args: LoginArgs) -> Result<()> {
         Response::LoginPending(pending) => pending,
         other => bail!("unexpected answer from the agent: {}", other.kind()),
     };
-    show(&pending, no_browser);
-    match client.request(
-        Request::AwaitLogin {
-            session: pending.session.clone(),
-        },
-        LOGIN_WAIT,
-    )? {
-        Response::LoggedIn {
-            session,
-            expires_at,
-        } => {
-            println!("Logged in to sso-session {session} (token valid until {expires_at}; the agent renews it).");
-            Ok(())
+    show(&pending, no_browser, args.redirect_port);
+    let mut shown = pending;
+    // The login may publish another link while this waits (another `login --use-device-code`
+    // or `--redirect-port`, a re-registration): each is shown as it comes.
+    loop {
+        let request = Request::AwaitLogin {
+            session: shown.session.clone(),
+            shown: Some(shown.verification_uri_complete.clone()),
+        };
+        match client.request(request, LOGIN_WAIT)? {
+            Response::LoggedIn {
+                session,
+                expires_at,
+            } => {
+                println!("Logged in to sso-session {session} (token valid until {expires_at}; the agent renews it).");
+                return Ok(());
+            }
+            Response::LoginPending(next) => {
+                println!("The login changed:");
+                show(&next, no_browser, None);
+                shown = next;
+            }
+            other => bail!("unexpected answer from the agent: {}", other.kind()),
         }
-        other => bail!("unexpected answer from the agent: {}", other.kind()),
     }
 }
 
-fn show(pending: &PendingLoginInfo, no_browser: bool) {
+fn show(pending: &PendingLoginInfo, no_browser: bool, redirect_port: Option<u16>) {
     if pending.flow == LoginFlow::Browser {
         return show_browser(pending, no_browser);
+    }
+    if let Some(port) = redirect_port {
+        // The agent chose the device code (no display, or the key): no callback to forward.
+        println!("--redirect-port {port} is not used: this login uses a device code.");
     }
     println!(
         "Log in to sso-session {} with a device code ({}):",

@@ -26,6 +26,33 @@ pub fn browser_login_timeout() -> Duration {
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// What a person joining a browser login that still waits for its callback asked of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoginSwitch {
+    #[default]
+    Stay,
+    /// `--use-device-code`: a device-code login takes its place.
+    ToDeviceCode,
+    /// `--redirect-port N`: the login starts again, listening on N (as forwarded to the browser).
+    ToPort(u16),
+}
+
+/// How a browser login ended without failing.
+#[derive(Debug)]
+pub enum BrowserEnd {
+    Token(TokenSet),
+    /// It gave way to what a joiner asked, before any answer came back: nothing was lost.
+    Switched(LoginSwitch),
+}
+
+/// The next switch asked on `switches`; never, once nobody can ask any more.
+async fn next_switch(switches: &mut tokio::sync::watch::Receiver<LoginSwitch>) -> LoginSwitch {
+    if switches.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    *switches.borrow_and_update()
+}
+
 /// Where the browser login listens and how long it waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BrowserLogin {
@@ -43,7 +70,8 @@ pub struct AuthorizeTarget<'a> {
 }
 
 /// Runs one browser login to its end. `on_pending` hears the authorize URL once the listener
-/// is up; `cancel` completing stops the login (and the listener).
+/// is up; `cancel` completing stops the login (and the listener). A switch on `switches` is
+/// taken only while no answer has come back: a code the browser brought is always redeemed.
 pub async fn browser_login(
     client: &aws_sdk_ssooidc::Client,
     target: AuthorizeTarget<'_>,
@@ -51,7 +79,8 @@ pub async fn browser_login(
     options: BrowserLogin,
     on_pending: &mut (dyn FnMut(&PendingLogin) + Send),
     cancel: impl Future<Output = ()>,
-) -> Result<TokenSet, LoginError> {
+    switches: &mut tokio::sync::watch::Receiver<LoginSwitch>,
+) -> Result<BrowserEnd, LoginError> {
     let session = target.session;
     let listener = CallbackListener::bind(options.redirect_port)
         .await
@@ -93,6 +122,7 @@ pub async fn browser_login(
         expires_at: SystemTime::now() + options.timeout,
         flow: LoginFlow::Browser,
         flow_reason: String::new(),
+        callback_port: Some(listener.port()),
     });
     tracing::info!(
         session,
@@ -101,15 +131,26 @@ pub async fn browser_login(
     );
 
     let refused = AtomicUsize::new(0);
-    let callback = tokio::select! {
-        callback = listener.wait(&pkce.state, &refused) => callback,
-        () = tokio::time::sleep(options.timeout) => {
-            return Err(LoginError::BrowserTimedOut {
-                session: session.to_string(),
-                seconds: options.timeout.as_secs(),
-            })
+    let port = listener.port();
+    let mut callback_wait = std::pin::pin!(listener.wait(&pkce.state, &refused));
+    let mut timeout = std::pin::pin!(tokio::time::sleep(options.timeout));
+    let mut cancel = std::pin::pin!(cancel);
+    let callback = loop {
+        tokio::select! {
+            callback = &mut callback_wait => break callback,
+            () = &mut timeout => {
+                return Err(LoginError::BrowserTimedOut {
+                    session: session.to_string(),
+                    seconds: options.timeout.as_secs(),
+                })
+            }
+            () = &mut cancel => return Err(LoginError::Cancelled { session: session.to_string() }),
+            switch = next_switch(switches) => match switch {
+                LoginSwitch::Stay => {}
+                LoginSwitch::ToPort(wanted) if wanted == port => {}
+                switch => return Ok(BrowserEnd::Switched(switch)),
+            },
         }
-        () = cancel => return Err(LoginError::Cancelled { session: session.to_string() }),
     };
     let code = match callback {
         Callback::Code(code) => code,
@@ -152,5 +193,5 @@ pub async fn browser_login(
         .send()
         .await
         .map_err(|err| login_error(CallFailure::from_sdk(err), session, "CreateToken"))?;
-    token_set(session, &answer, None)
+    token_set(session, &answer, None).map(BrowserEnd::Token)
 }

@@ -24,6 +24,8 @@ pub struct PendingLogin {
     pub flow: LoginFlow,
     /// Why this flow (`login_flow::decide`'s reason); filled in by the session.
     pub flow_reason: String,
+    /// A browser login's loopback port (None for a device code).
+    pub callback_port: Option<u16>,
 }
 
 impl PendingLogin {
@@ -82,6 +84,7 @@ pub async fn device_login(
         expires_at: SystemTime::now() + Duration::from_secs(answer.expires_in().max(0) as u64),
         flow: LoginFlow::DeviceCode,
         flow_reason: String::new(),
+        callback_port: None,
     };
     tracing::info!(session, user_code, "waiting for the login to be approved");
     on_pending(&pending);

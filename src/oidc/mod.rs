@@ -11,7 +11,8 @@ pub mod refresh;
 mod register;
 
 pub use auth_code::{
-    browser_login, browser_login_timeout, AuthorizeTarget, BrowserLogin, DEFAULT_TIMEOUT,
+    browser_login, browser_login_timeout, AuthorizeTarget, BrowserEnd, BrowserLogin, LoginSwitch,
+    DEFAULT_TIMEOUT,
 };
 pub use device::{device_login, PendingLogin};
 pub use error::LoginError;
