@@ -4,8 +4,8 @@
 use crate::config::SsoSessionConfig;
 use crate::login_flow::{FlowChoice, LoginFlow};
 use crate::oidc::refresh::{decide, Attempts, RefreshDecision};
-use crate::oidc::{BrowserEnd, BrowserLogin, LoginSwitch};
 use crate::oidc::{self, LoginError, PendingLogin, RefreshFailure};
+use crate::oidc::{BrowserEnd, BrowserLogin, LoginSwitch};
 use crate::store::{epoch_to_time, RecordWriter, SessionRecord, StoreError, TokenSet, TokenStore};
 use std::future::Future;
 use std::sync::Arc;

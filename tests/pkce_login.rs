@@ -453,10 +453,14 @@ async fn use_device_code_turns_a_waiting_browser_login_into_a_device_login_every
     )
     .await;
 
-    for child in [first, second] {
-        let output = wait_output(child);
-        assert!(output.status.success(), "{}", text(&output));
-    }
+    let first_printed = text(&wait_output(first));
+    assert!(first_printed.contains("Logged in"), "{first_printed}");
+    assert!(
+        first_printed.contains("The login changed") && first_printed.contains(&code),
+        "the login already waiting shows the device code: {first_printed}"
+    );
+    let output = wait_output(second);
+    assert!(output.status.success(), "{}", text(&output));
     let second_printed = text(&wait_output(helper));
     assert!(second_printed.contains("AccessKeyId"), "{second_printed}");
     let calls = calls(&emulator).await;
@@ -466,6 +470,128 @@ async fn use_device_code_turns_a_waiting_browser_login_into_a_device_login_every
         status(&world)["sessions"][0]["login_flow"],
         json!({"flow": "device-code", "reason": "--use-device-code"})
     );
+}
+
+/// A free loopback port, for `--redirect-port`.
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
+/// Polls the agent's status until the pending browser login calls back on `port`; its URL.
+fn pending_on_port(world: &AgentHome, port: u16) -> String {
+    let wanted = format!("http://127.0.0.1:{port}/oauth/callback");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let login = pending(world, "browser");
+        let url = login["verification_uri_complete"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if query(&url)["redirect_uri"] == wanted {
+            return url;
+        }
+        assert!(Instant::now() < deadline, "still {url}\n{}", world.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `login --redirect-port N` joining a browser login that waits on another port moves it to N
+/// (the port the person forwarded); the login already waiting is shown the new link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_asking_for_a_port_moves_the_waiting_browser_login_there() {
+    let emulator = emulator().await;
+    let mut world = AgentHome::new(&emulator, "pkce-move");
+    let (script, _) = browser(&world, false);
+    start_with_display(&mut world, &script, &[]);
+    let first = spawn(&world, &["login"]);
+    let old_url = pending(&world, "browser")["verification_uri_complete"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let old_redirect = query(&old_url)["redirect_uri"].clone();
+
+    let port = free_port();
+    let port_text = port.to_string();
+    let second = spawn(
+        &world,
+        &["login", "--no-browser", "--redirect-port", &port_text],
+    );
+    let url = pending_on_port(&world, port);
+    assert!(
+        reqwest::get(format!("{old_redirect}?code=x&state=y"))
+            .await
+            .is_err(),
+        "the old listener is gone"
+    );
+    let (status, _) = answer_the_page(&url, "approve").await;
+    assert_eq!(status, 200);
+
+    let first_printed = text(&wait_output(first));
+    let second_printed = text(&wait_output(second));
+    assert!(second_printed.contains(&url), "{second_printed}");
+    assert!(
+        second_printed.contains("Logged in to sso-session"),
+        "{second_printed}"
+    );
+    assert!(
+        first_printed.contains("The login changed") && first_printed.contains(&url),
+        "the waiting login shows the new link: {first_printed}"
+    );
+    assert!(
+        first_printed.contains("Logged in to sso-session"),
+        "{first_printed}"
+    );
+    let calls = calls(&emulator).await;
+    assert_eq!(count(&calls, "CreateToken", Some("authorization_code")), 1);
+
+    // A device code has no callback: the two flags together are refused.
+    let output = world.run(&["login", "--use-device-code", "--redirect-port", "8400"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("cannot be used with"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// A browser login whose code has come back is redeemed even when `--use-device-code` arrives
+/// while CreateToken is under way: the approval is not thrown away for a device code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_browser_login_is_not_dropped_for_a_device_code() {
+    let emulator = emulator().await;
+    scenario(
+        &emulator,
+        json!({"faults": [{"operation": "CreateToken", "delay_ms": 3000}]}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "pkce-answered");
+    let (script, _) = browser(&world, false);
+    start_with_display(&mut world, &script, &[]);
+    let first = spawn(&world, &["login"]);
+    let url = pending(&world, "browser")["verification_uri_complete"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = answer_the_page(&url, "approve").await;
+    assert_eq!(
+        status, 200,
+        "the callback has the code; CreateToken now waits 3 s"
+    );
+    let answered = Instant::now();
+
+    let second = world.run(&["login", "--use-device-code"]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        answered.elapsed() >= Duration::from_secs(2),
+        "the switch came while CreateToken was under way (the fault's delay applied)"
+    );
+    let first = wait_output(first);
+    assert!(first.status.success(), "{}", text(&first));
+    let calls = calls(&emulator).await;
+    assert_eq!(count(&calls, "CreateToken", Some("authorization_code")), 1);
+    assert_eq!(count(&calls, "StartDeviceAuthorization", None), 0);
+    stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,14 @@ pub async fn wait(agent: &Arc<Agent>, session: &str, shown: Option<String>) -> R
     };
     match resolve(agent, Some(session.to_string()), None).await {
         Ok(config) => {
-            outcome(agent, &config, Want::Token, waiting, LoginOptions::default()).await
+            outcome(
+                agent,
+                &config,
+                Want::Token,
+                waiting,
+                LoginOptions::default(),
+            )
+            .await
         }
         Err(message) => error(ErrorKind::Config, message),
     }

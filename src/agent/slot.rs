@@ -225,11 +225,7 @@ impl SessionSlot {
         wait: bool,
         stop: &watch::Receiver<bool>,
     ) -> Result<TokenSet, NotReady> {
-        let waiting = if wait {
-            Waiting::ForToken
-        } else {
-            Waiting::No
-        };
+        let waiting = if wait { Waiting::ForToken } else { Waiting::No };
         self.token_with(want, waiting, stop, LoginOptions::default())
             .await
     }
@@ -642,8 +638,9 @@ impl SessionSlot {
     /// it takes the login-time settings that may have changed, for its next login.
     pub fn serves(&self, config: &SsoSessionConfig, oidc_endpoint: &str) -> bool {
         let mut state = self.state();
-        let serves =
-            !state.retired && self.oidc_endpoint == oidc_endpoint && self.config.same_session(config);
+        let serves = !state.retired
+            && self.oidc_endpoint == oidc_endpoint
+            && self.config.same_session(config);
         if serves {
             state.flow_setting = config.login_flow;
         }
@@ -772,7 +769,9 @@ async fn follow(
                     _ => Ended::Again,
                 })
             }
-            Flight::Pending { login, notified } if waiting.answers(&login) && wanted.takes(&login) => {
+            Flight::Pending { login, notified }
+                if waiting.answers(&login) && wanted.takes(&login) =>
+            {
                 return Err(NotReady::LoginPending(info(&login, notified)))
             }
             _ => {}
