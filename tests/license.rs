@@ -6,7 +6,7 @@ mod common;
 
 use common::home::*;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sso_agent::emulator::fixture::DEFAULT_LICENSE_ARN;
 use sso_agent::emulator::RunningEmulator;
 use std::io::Write;
@@ -485,7 +485,7 @@ async fn a_corrupt_keyring_item_is_replaced_by_import_and_removed_by_delete() {
     let imported = import_token(&world, corrupt, &keyring_token(donor));
     let printed = stdout_of(&imported);
     assert!(
-        printed.contains("Stored License Manager token"),
+        printed.contains("Stored License Manager token") && printed.contains("in the keyring"),
         "{printed}"
     );
     let answer = credentials(&world, corrupt);
@@ -498,6 +498,24 @@ async fn a_corrupt_keyring_item_is_replaced_by_import_and_removed_by_delete() {
         "{deleted}"
     );
     assert!(!keyring_has_item(unopened));
+}
+
+/// An agent whose store is memory says so when it stores a token: not "in the keyring".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_stored_in_memory_is_said_to_be_lost_when_the_agent_stops() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, "license-memory");
+    world.start_agent_with(|agent| {
+        agent.env("SSO_AGENT_STORE", "memory");
+    });
+    add_bare_license_profile(&world, "licensed-memory");
+    let printed = create_token(&world, "licensed-memory", &[]);
+    assert!(
+        printed.contains("in the agent's memory store (lost when the agent stops)"),
+        "{printed}"
+    );
+    assert!(!printed.contains("keyring"), "{printed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -167,21 +167,34 @@ fn store(
     profile: &str,
     token: Secret,
     source_profile: Option<String>,
-) -> Result<LicenseToken> {
+) -> Result<(LicenseToken, String)> {
     let request = Request::LicenseImport {
         profile: profile.to_string(),
         token,
         source_profile,
     };
-    match client.request(request, REQUEST_TIMEOUT)? {
-        Response::LicenseStored(stored) => Ok(stored),
+    let stored = match client.request(request, REQUEST_TIMEOUT)? {
+        Response::LicenseStored(stored) => stored,
         other => bail!("unexpected answer from the agent: {}", other.kind()),
+    };
+    Ok((stored, where_kept(client)))
+}
+
+/// Where the agent keeps tokens, for the line that says it stored one: the keyring, or a store
+/// that loses it (keyutils at reboot, memory when the agent stops).
+fn where_kept(client: &mut AgentClient) -> String {
+    match client.request(Request::Status, REQUEST_TIMEOUT) {
+        Ok(Response::Status(status)) => match status.store.as_str() {
+            "secret-service" | "keychain" => "in the keyring".to_string(),
+            store => format!("in the agent's {store} store ({})", status.store_durability),
+        },
+        _ => "in the agent's store".to_string(),
     }
 }
 
-fn print_stored(stored: &LicenseToken) {
+fn print_stored((stored, kept): &(LicenseToken, String)) {
     println!(
-        "Stored License Manager token {} for {} in the keyring for profile {}; it expires {}.",
+        "Stored License Manager token {} for {} {kept} for profile {}; it expires {}.",
         stored.token_id, stored.license_arn, stored.profile, stored.expires_at
     );
 }
