@@ -59,3 +59,9 @@ fn use_it_starts_with_the_install_that_puts_both_binaries_on_the_path() {
     // `cargo install --path .` installs every binary target: the helper is one.
     let _helper: &str = env!("CARGO_BIN_EXE_sso-agent-credential-process");
 }
+
+#[test]
+fn the_license_the_readme_names_is_the_emulators_built_in_one() {
+    let arn = sso_agent::emulator::fixture::DEFAULT_LICENSE_ARN;
+    assert!(README.contains(arn), "the README should name {arn}");
+}
