@@ -152,7 +152,10 @@ fn page(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
 
 fn nonce() -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).context("the system's random source failed")?;
+    // getrandom's error is a std error only with its `std` feature, which a build without the
+    // emulator does not pull in: say it with Display.
+    getrandom::fill(&mut bytes)
+        .map_err(|err| anyhow::anyhow!("the system's random source failed: {err}"))?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
