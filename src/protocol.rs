@@ -11,7 +11,8 @@ use std::io::{self, Read, Write};
 /// 3 container grants; 4 `container_revoke`, `profile`; 5 `account_roles`; 6 License Manager;
 /// 7 the browser (PKCE) login: `login` gains `use_device_code`, `redirect_port`, `no_browser`,
 /// `login_pending` gains `flow` and `flow_reason`, `status` sessions gain `login_flow`.
-/// 8 `import_cli_cache` and its answer `cli_cache_imported` (the AWS CLI's token cache).
+/// 8 `import_cli_cache` and its answer `cli_cache_imported` (the AWS CLI's token cache), and
+/// `status` sessions' `imported_from` (optional both ways, so it needs no number of its own).
 pub const PROTOCOL_VERSION: u32 = 8;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
@@ -367,6 +368,10 @@ pub struct SessionStatus {
     /// The flow of the last (or current) login since the agent started, and why.
     #[serde(default)]
     pub login_flow: Option<LoginFlowStatus>,
+    /// The AWS CLI cache file the login was imported from (`import_cli_cache`), when that is
+    /// the last login since the agent started; `login_flow` is then null (no flow ran).
+    #[serde(default)]
+    pub imported_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
