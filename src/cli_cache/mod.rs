@@ -249,4 +249,27 @@ mod tests {
         let empty = SessionRecord::new("https://corp.awsapps.com/start", "us-east-1");
         assert_eq!(CachedToken::from_record(&empty), None);
     }
+
+    #[test]
+    fn a_file_is_newer_with_another_token_of_the_same_start_url_that_ends_later() {
+        let cached = |access: &str, expires_at: &str, url: &str| CachedToken {
+            start_url: Some(url.into()),
+            region: Some("us-east-1".into()),
+            access_token: Secret::new(access),
+            expires_at: expires_at.into(),
+            client_id: None,
+            client_secret: None,
+            registration_expires_at: None,
+            refresh_token: None,
+        };
+        let url = "https://corp.awsapps.com/start";
+        let ours = cached("ours", "2026-12-02T11:00:00Z", url);
+        assert!(cached("theirs", "2026-12-02T11:00:01Z", url).is_newer_than(&ours));
+        assert!(cached("theirs", "2026-12-02T11:00:01UTC", &format!("{url}/")).is_newer_than(&ours));
+        assert!(!cached("theirs", "2026-12-02T11:00:00Z", url).is_newer_than(&ours));
+        assert!(!cached("ours", "2026-12-02T12:00:00Z", url).is_newer_than(&ours));
+        assert!(!cached("theirs", "2026-12-02T12:00:00Z", "https://other.awsapps.com/start")
+            .is_newer_than(&ours));
+        assert!(!cached("theirs", "later", url).is_newer_than(&ours));
+    }
 }
