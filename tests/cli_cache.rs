@@ -545,11 +545,18 @@ async fn an_imported_aws_cli_file_is_never_removed_by_a_restart_or_a_logout_with
     signal(pid, "TERM");
     world.wait_agent(pid);
     world.start_agent();
-    assert_eq!(issued_to(&emulator, &helper_key(&world, "staging")).0, "222233334444");
+    assert_eq!(
+        issued_to(&emulator, &helper_key(&world, "staging")).0,
+        "222233334444"
+    );
     assert_eq!(std::fs::read(world.cli_cache_file()).unwrap(), theirs);
     let item = keyring_item(&world.session).expect("the keyring item");
     assert_eq!(item["token"]["access_token"], login.3.as_str());
-    assert_eq!(item.get("cli_cache_exported"), None, "an import is not marked");
+    assert_eq!(
+        item.get("cli_cache_exported"),
+        None,
+        "an import is not marked"
+    );
 
     // Nor does a logout.
     stdout_of(&world.run(&["logout", "--all"]));
@@ -644,7 +651,10 @@ async fn a_refresh_made_through_the_file_while_the_agent_was_stopped_is_taken_no
     let status = common::home::status(&world);
     assert_eq!(status["sessions"][0]["logged_in"], true, "{status}");
     assert_eq!(status["sessions"][0]["last_error"], Value::Null, "{status}");
-    assert_eq!(issued_to(&emulator, &helper_key(&world, "readonly")).1, "ReadOnly");
+    assert_eq!(
+        issued_to(&emulator, &helper_key(&world, "readonly")).1,
+        "ReadOnly"
+    );
     assert_eq!(
         count(&calls(&emulator).await, "StartDeviceAuthorization", None),
         1,
@@ -691,7 +701,10 @@ async fn import_cli_cache_refuses_a_login_revoked_upstream_and_status_names_an_i
         );
         assert!(!message.contains(&login.3) && !message.contains(&login.4));
         assert_eq!(keyring_item(&world.session).unwrap(), ours);
-        assert_eq!(common::home::status(&world)["sessions"][0]["login_flow"], flow);
+        assert_eq!(
+            common::home::status(&world)["sessions"][0]["login_flow"],
+            flow
+        );
     }
     assert_eq!(issued_to(&emulator, &helper_key(&world, "dev")), dev_role());
 

@@ -5,8 +5,8 @@
 //! refreshing it), so a token revoked since `aws sso login` never replaces the agent's login.
 
 use super::{error, Agent, Reply};
-use crate::cli_cache::{self, file, CliCacheError};
 use crate::cli_cache::take::usable;
+use crate::cli_cache::{self, file, CliCacheError};
 use crate::config::SsoSessionConfig;
 use crate::oidc::RefreshFailure;
 use crate::portal::PortalError;
@@ -63,7 +63,6 @@ pub async fn handle(agent: &Arc<Agent>, session: Option<String>) -> Reply {
     .into()
 }
 
-
 /// The file's login as IAM Identity Center answers for it now: an unexpired token must be
 /// accepted by the portal; an expired one is refreshed with the file's refresh token and
 /// registration (`usable` kept them only together), and the refreshed token is what is taken.
@@ -96,7 +95,10 @@ async fn tried(
     }
     let Some(registration) = registration else {
         // `usable` takes an expired token only with its registration.
-        return Err((ErrorKind::Login, format!("the AWS CLI's token in {shown} has expired; {fix}")));
+        return Err((
+            ErrorKind::Login,
+            format!("the AWS CLI's token in {shown} has expired; {fix}"),
+        ));
     };
     match crate::oidc::refresh(&clients.oidc, &config.name, registration, &token).await {
         Ok(refreshed) => {

@@ -311,34 +311,54 @@ mod tests {
         // ~/.aws/sso/cache -> a directory of the user's elsewhere (dotfiles): followed.
         let kept = root.join("dotfiles/aws-sso-cache");
         std::fs::create_dir_all(&kept).unwrap();
-        std::fs::set_permissions(root.join("dotfiles"), std::fs::Permissions::from_mode(0o700))
-            .unwrap();
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
         std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o700)).unwrap();
         let cache = super::super::cache_dir(&root.join("home"));
         std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(&kept, &cache).unwrap();
         let path = cache.join("a.json");
         write(&path, &token("one")).unwrap();
-        assert_eq!(read(&kept.join("a.json"), "corp").unwrap().access_token.expose(), "one");
+        assert_eq!(
+            read(&kept.join("a.json"), "corp")
+                .unwrap()
+                .access_token
+                .expose(),
+            "one"
+        );
         assert_eq!(read(&path, "corp").unwrap().access_token.expose(), "one");
         assert_eq!(mode(&kept.join("a.json")), Some(0o600));
 
         // A directory on the way that others may write to (not sticky): nothing is written.
-        std::fs::set_permissions(root.join("dotfiles"), std::fs::Permissions::from_mode(0o777))
-            .unwrap();
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
         let message = write(&path, &token("two")).unwrap_err().to_string();
         let dotfiles = std::fs::canonicalize(root.join("dotfiles")).unwrap();
         assert!(
-            message.starts_with(&format!("{} is writable by other users", dotfiles.display()))
-                && message.contains(&format!("chmod go-w {}", dotfiles.display())),
+            message.starts_with(&format!(
+                "{} is writable by other users",
+                dotfiles.display()
+            )) && message.contains(&format!("chmod go-w {}", dotfiles.display())),
             "{message}"
         );
         // Sticky, as /tmp is: others cannot rename what is the user's there.
-        std::fs::set_permissions(root.join("dotfiles"), std::fs::Permissions::from_mode(0o1777))
-            .unwrap();
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o1777),
+        )
+        .unwrap();
         write(&path, &token("three")).unwrap();
-        std::fs::set_permissions(root.join("dotfiles"), std::fs::Permissions::from_mode(0o700))
-            .unwrap();
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
 
         // A link into a directory another user owns: refused, the file there untouched.
         let nobody = 65534;

@@ -75,7 +75,10 @@ impl CachedToken {
                 .as_deref()
                 .map(|url| url.trim().trim_end_matches('/').to_string())
         };
-        let later = match (parse_time(&self.expires_at), parse_time(&written.expires_at)) {
+        let later = match (
+            parse_time(&self.expires_at),
+            parse_time(&written.expires_at),
+        ) {
             (Some(theirs), Some(ours)) => theirs > ours,
             _ => false,
         };
@@ -265,11 +268,17 @@ mod tests {
         let url = "https://corp.awsapps.com/start";
         let ours = cached("ours", "2026-12-02T11:00:00Z", url);
         assert!(cached("theirs", "2026-12-02T11:00:01Z", url).is_newer_than(&ours));
-        assert!(cached("theirs", "2026-12-02T11:00:01UTC", &format!("{url}/")).is_newer_than(&ours));
+        assert!(
+            cached("theirs", "2026-12-02T11:00:01UTC", &format!("{url}/")).is_newer_than(&ours)
+        );
         assert!(!cached("theirs", "2026-12-02T11:00:00Z", url).is_newer_than(&ours));
         assert!(!cached("ours", "2026-12-02T12:00:00Z", url).is_newer_than(&ours));
-        assert!(!cached("theirs", "2026-12-02T12:00:00Z", "https://other.awsapps.com/start")
-            .is_newer_than(&ours));
+        assert!(!cached(
+            "theirs",
+            "2026-12-02T12:00:00Z",
+            "https://other.awsapps.com/start"
+        )
+        .is_newer_than(&ours));
         assert!(!cached("theirs", "later", url).is_newer_than(&ours));
     }
 }

@@ -113,7 +113,8 @@ mod tests {
     }
 
     #[test]
-    fn a_record_stored_before_the_cli_cache_marker_was_kept_is_unmarked_and_unmarked_is_unwritten() {
+    fn a_record_stored_before_the_cli_cache_marker_was_kept_is_unmarked_and_unmarked_is_unwritten()
+    {
         let old = r#"{"version":1,"start_url":"https://x.example/start","region":"us-east-1","registration":null,"token":null}"#;
         let record: SessionRecord = serde_json::from_str(old).unwrap();
         assert!(!record.cli_cache_exported);
@@ -124,7 +125,11 @@ mod tests {
         };
         let json = serde_json::to_string(&marked).unwrap();
         assert!(json.ends_with(r#","cli_cache_exported":true}"#), "{json}");
-        assert!(serde_json::from_str::<SessionRecord>(&json).unwrap().cli_cache_exported);
+        assert!(
+            serde_json::from_str::<SessionRecord>(&json)
+                .unwrap()
+                .cli_cache_exported
+        );
     }
 
     #[test]
