@@ -700,6 +700,7 @@ async fn import_cli_cache_refuses_a_login_revoked_upstream_and_status_names_an_i
             "{message}"
         );
         assert!(!message.contains(&login.3) && !message.contains(&login.4));
+        assert!(!message.contains("can no longer be refreshed"), "{message}");
         assert_eq!(keyring_item(&world.session).unwrap(), ours);
         assert_eq!(
             common::home::status(&world)["sessions"][0]["login_flow"],

@@ -105,10 +105,17 @@ async fn tried(
             tracing::info!(session = %config.name, "refreshed the AWS CLI's expired token from {shown} before importing it");
             Ok(refreshed)
         }
-        Err(RefreshFailure::Rejected(err)) => Err((
-            ErrorKind::Login,
-            format!("the AWS CLI's token in {shown} has expired and IAM Identity Center refused to refresh it ({err}); {fix}"),
-        )),
+        Err(RefreshFailure::Rejected(err)) => {
+            // The reason alone: the error's own advice is for the agent's login, not this file.
+            let reason = match err {
+                crate::oidc::LoginError::NeedsLogin { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            Err((
+                ErrorKind::Login,
+                format!("the AWS CLI's token in {shown} has expired and IAM Identity Center refused to refresh it ({reason}); {fix}"),
+            ))
+        }
         Err(RefreshFailure::Transient(err)) => Err((
             ErrorKind::Upstream,
             format!("the AWS CLI's expired token in {shown} could not be refreshed: {err}; {fix}"),
