@@ -682,11 +682,13 @@ impl AwsConfig {
             None => Ok(false),
             Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
             Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
-            Some(_) => Err(ConfigError::InvalidValue {
+            // botocore's `ensure_boolean` takes any case too, but reads every other value as
+            // false; here it is an error naming the value, as `sso_agent_login_flow`'s is.
+            Some(value) => Err(ConfigError::InvalidValue {
                 file: self.file.clone(),
                 section: section.to_string(),
                 key: key.to_string(),
-                expected: "true or false".to_string(),
+                expected: format!("true or false, in any case (it is `{value}`)"),
             }),
         }
     }
@@ -1097,7 +1099,15 @@ sso_role_name = R
                 .unwrap()
                 .cli_cache
         );
-        for (value, wanted) in [("true", true), ("True", true), ("false", false)] {
+        for (value, wanted) in [
+            ("true", true),
+            ("True", true),
+            ("TRUE", true),
+            ("  tRuE  ", true),
+            ("false", false),
+            ("FALSE", false),
+            ("False", false),
+        ] {
             let text = session(&format!("sso_agent_cli_cache = {value}\n"));
             let config = parse(&text).await.sso_session("corp").unwrap();
             assert_eq!(config.cli_cache, wanted, "{value}");
@@ -1108,7 +1118,12 @@ sso_role_name = R
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "[sso-session corp] in /home/me/.aws/config: `sso_agent_cli_cache` must be true or false"
+            "[sso-session corp] in /home/me/.aws/config: `sso_agent_cli_cache` must be true or false, in any case (it is `yes`)"
+        );
+        // The same rules as `sso_agent_login_flow`: case and surrounding space do not matter.
+        assert_eq!(
+            crate::login_flow::FlowSetting::parse("  Device-Code "),
+            Some(crate::login_flow::FlowSetting::DeviceCode)
         );
         let legacy = parse(SAMPLE).await.profile("legacy").unwrap();
         assert!(!legacy.session.cli_cache);

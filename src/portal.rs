@@ -194,6 +194,22 @@ where
     }
 }
 
+/// Whether the portal accepts `access_token`: one page of ListAccounts (one account at most), the
+/// lightest call a token of any user may make. `Unauthorized`: revoked or its session ended.
+pub async fn check_token(
+    client: &aws_sdk_sso::Client,
+    access_token: &Secret,
+) -> Result<(), PortalError> {
+    client
+        .list_accounts()
+        .access_token(access_token.expose())
+        .max_results(1)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| listing_error(err, "ListAccounts"))
+}
+
 /// Ends the session upstream; a token that is already invalid counts as logged out.
 pub async fn logout(
     client: &aws_sdk_sso::Client,

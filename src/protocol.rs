@@ -12,7 +12,8 @@ use std::io::{self, Read, Write};
 /// 7 the browser (PKCE) login: `login` gains `use_device_code`, `redirect_port`, `no_browser`,
 /// `login_pending` gains `flow` and `flow_reason`, `status` sessions gain `login_flow`.
 /// 8 `import_cli_cache` and its answer `cli_cache_imported` (the AWS CLI's token cache).
-/// 9 `await_login` gains `shown`: a login that publishes another link or code answers with it.
+/// 9 `await_login` gains `shown`: a login that publishes another link or code answers with it;
+/// `status` sessions gain `imported_from` (optional).
 pub const PROTOCOL_VERSION: u32 = 9;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
@@ -372,6 +373,10 @@ pub struct SessionStatus {
     /// The flow of the last (or current) login since the agent started, and why.
     #[serde(default)]
     pub login_flow: Option<LoginFlowStatus>,
+    /// The AWS CLI cache file the login was imported from (`import_cli_cache`), when that is
+    /// the last login since the agent started; `login_flow` is then null (no flow ran).
+    #[serde(default)]
+    pub imported_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -77,7 +77,7 @@ impl Session {
             .filter(|record| record.start_url == config.start_url && record.region == config.region)
             .filter(|record| issued_by(record, endpoint, &config.name))
             .unwrap_or_else(|| SessionRecord::new(&config.start_url, &config.region));
-        let session = Self {
+        let mut session = Self {
             config,
             writer,
             oidc,
@@ -89,8 +89,37 @@ impl Session {
             last_error: None,
             unsaved: None,
         };
-        crate::cli_cache::export::opened(&session.config, &session.record).await;
+        session.open_cli_cache().await;
         Ok(session)
+    }
+
+    /// The AWS CLI's cache file as the session opens: a newer login there (refreshed through it
+    /// while the agent was not running) becomes the session's instead of being overwritten;
+    /// otherwise the file follows the record (`export::opened`), and the store learns whether
+    /// the file is now the agent's.
+    async fn open_cli_cache(&mut self) {
+        if self.take_newer_from_cli_cache().await {
+            return;
+        }
+        let exported = crate::cli_cache::export::opened(&self.config, &self.record).await;
+        if let Some(exported) = exported.filter(|e| *e != self.record.cli_cache_exported) {
+            self.record.cli_cache_exported = exported;
+            let result = self.writer.write(Some(self.record.clone())).await;
+            self.note_saved(&result);
+        }
+    }
+
+    /// With `sso_agent_cli_cache = true`: takes the file's login if it is newer than the
+    /// session's token (`Session::adopt`, as an import does); true if it did.
+    async fn take_newer_from_cli_cache(&mut self) -> bool {
+        let newer =
+            crate::cli_cache::export::newer_login(&self.config, self.record.token.as_ref()).await;
+        let Some((token, registration)) = newer else {
+            return false;
+        };
+        tracing::info!(session = %self.config.name, "took the newer token in the AWS CLI's cache file (a refresh made through it) instead of overwriting it");
+        self.adopt(token, registration).await;
+        true
     }
 
     pub fn name(&self) -> &str {
@@ -308,6 +337,11 @@ impl Session {
         if token.refresh_token.is_none() {
             return Refreshed::Rejected("the session has no refresh token".into());
         }
+        // The AWS CLI may have refreshed through the file: its newer token is the renewal, and
+        // the agent's refresh token may be the one that refresh rotated away.
+        if self.take_newer_from_cli_cache().await {
+            return Refreshed::Renewed;
+        }
         crate::failpoint::hit("refresh:before-call");
         match oidc::refresh(&self.oidc, &self.config.name, &registration, &token).await {
             Ok(renewed) => {
@@ -351,7 +385,8 @@ impl Session {
     /// stays in memory for the next login. A store that does not answer gets the removal later.
     pub async fn forget(&mut self) -> Result<(), LoginError> {
         let token = self.record.token.take();
-        crate::cli_cache::export::logged_out(&self.config, token).await;
+        let exported = std::mem::take(&mut self.record.cli_cache_exported);
+        crate::cli_cache::export::logged_out(&self.config, token, exported).await;
         let result = self.writer.write(None).await;
         self.note_saved(&result);
         result.map_err(LoginError::from)
@@ -371,10 +406,16 @@ impl Session {
 
     /// Writes the record. A failure is logged and kept for `status`; the record stays in memory
     /// and `retry_save` writes it later: the session goes on either way.
+    /// The AWS CLI's cache file (with the key on) is written first, so the record says whether
+    /// the file is the agent's (`cli_cache_exported`).
     async fn save(&mut self) {
+        if let Some(exported) =
+            crate::cli_cache::export::record_changed(&self.config, &self.record).await
+        {
+            self.record.cli_cache_exported = exported;
+        }
         let result = self.writer.write(Some(self.record.clone())).await;
         self.note_saved(&result);
-        crate::cli_cache::export::record_changed(&self.config, &self.record).await;
     }
 
     /// Takes a login made elsewhere (the AWS CLI's cache file) as this session's: its token and,

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::home::{keyring_item, stdout_of, AgentHome};
+use common::home::{keyring_item, signal, stdout_of, AgentHome};
 use common::*;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
@@ -507,9 +507,237 @@ async fn import_cli_cache_takes_an_aws_cli_login_and_refreshes_an_expired_one() 
     assert_ne!(item["token"]["access_token"], access2.as_str());
     assert_ne!(item["token"]["refresh_token"], refresh2.as_str(), "rotated");
 
-    // The AWS CLI's file is its own (the key is off): the agent left it as it was.
-    let file = cache(&world);
-    assert_eq!(file["accessToken"], access2.as_str());
-    std::fs::remove_file(world.cli_cache_file()).unwrap();
+    // The AWS CLI's file is its own (the key is off): the agent left it as it was, and a
+    // logout leaves it too (the agent did not write it).
+    let before = std::fs::read(world.cli_cache_file()).unwrap();
+    assert_eq!(cache(&world)["accessToken"], access2.as_str());
     stdout_of(&world.run(&["logout", "--all"]));
+    assert_eq!(std::fs::read(world.cli_cache_file()).unwrap(), before);
+    std::fs::remove_file(world.cli_cache_file()).unwrap();
+}
+
+/// The registration of an AWS CLI login, as `write_as_the_aws_cli` takes it.
+type AwsCliLogin = (String, String, i64, String, String);
+
+fn whole(login: &AwsCliLogin) -> Option<(&str, &str, i64, &str)> {
+    Some((&login.0, &login.1, login.2, &login.4))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_aws_cli_file_is_never_removed_by_a_restart_or_a_logout_with_the_key_off() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, "clicache-keep");
+    let pid = world.start_agent();
+    let login = aws_cli_login(&emulator).await;
+    write_as_the_aws_cli(
+        &world,
+        "https://corp.awsapps.com/start",
+        &login.3,
+        3000,
+        whole(&login),
+    );
+    let theirs = std::fs::read(world.cli_cache_file()).unwrap();
+    stdout_of(&import(&world));
+    assert_eq!(issued_to(&emulator, &helper_key(&world, "dev")), dev_role());
+
+    // The agent restarts with the imported token: the AWS CLI's file stays as it wrote it.
+    signal(pid, "TERM");
+    world.wait_agent(pid);
+    world.start_agent();
+    assert_eq!(
+        issued_to(&emulator, &helper_key(&world, "staging")).0,
+        "222233334444"
+    );
+    assert_eq!(std::fs::read(world.cli_cache_file()).unwrap(), theirs);
+    let item = keyring_item(&world.session).expect("the keyring item");
+    assert_eq!(item["token"]["access_token"], login.3.as_str());
+    assert_eq!(
+        item.get("cli_cache_exported"),
+        None,
+        "an import is not marked"
+    );
+
+    // Nor does a logout.
+    stdout_of(&world.run(&["logout", "--all"]));
+    assert_eq!(std::fs::read(world.cli_cache_file()).unwrap(), theirs);
+    std::fs::remove_file(world.cli_cache_file()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_made_through_the_file_while_the_agent_was_stopped_is_taken_not_overwritten() {
+    let emulator = emulator().await;
+    // Tokens due for the agent's refresh 15 s after they come; a rotated-away refresh token is
+    // refused at once (no grace).
+    scenario(
+        &emulator,
+        json!({"auto_approve_after_polls": 1, "access_token_ttl": 915, "rotate_refresh_tokens": true, "refresh_grace": 0}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "clicache-newer");
+    world.set_cli_cache("true");
+    let pid = world.start_agent();
+    stdout_of(&world.run(&["login"]));
+    signal(pid, "TERM");
+    world.wait_agent(pid);
+    let exported = cache(&world);
+    // botocore refreshes a token near its end, never within the second it came in.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // botocore refreshes through the file (its SSOTokenProvider: CreateToken with the file's
+    // refresh token and client) and saves what it got there, as it does.
+    let oidc = oidc(&emulator).await;
+    let refreshed = oidc
+        .create_token()
+        .client_id(exported["clientId"].as_str().unwrap())
+        .client_secret(exported["clientSecret"].as_str().unwrap())
+        .grant_type("refresh_token")
+        .refresh_token(exported["refreshToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (access, refresh) = (
+        refreshed.access_token().unwrap().to_string(),
+        refreshed.refresh_token().unwrap().to_string(),
+    );
+    let mut newer = exported.clone();
+    newer["accessToken"] = json!(access);
+    newer["refreshToken"] = json!(refresh);
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + refreshed.expires_in() as u64;
+    newer["expiresAt"] = json!(sso_agent::cli_cache::format_time(expires));
+    std::fs::write(world.cli_cache_file(), serde_json::to_vec(&newer).unwrap()).unwrap();
+    common::advance(&emulator, 2).await;
+    // The agent's own refresh token is the rotated-away one now: the emulator refuses it.
+    let stale = oidc
+        .create_token()
+        .client_id(exported["clientId"].as_str().unwrap())
+        .client_secret(exported["clientSecret"].as_str().unwrap())
+        .grant_type("refresh_token")
+        .refresh_token(exported["refreshToken"].as_str().unwrap())
+        .send()
+        .await;
+    assert!(stale.is_err(), "the rotated-away refresh token is refused");
+
+    // The agent starts again: it takes the newer login, serves with it, and the file keeps it.
+    world.start_agent();
+    assert_eq!(issued_to(&emulator, &helper_key(&world, "dev")), dev_role());
+    assert_eq!(
+        cache(&world)["accessToken"],
+        access.as_str(),
+        "{}",
+        world.logs()
+    );
+    assert_eq!(cache(&world)["refreshToken"], refresh.as_str());
+    let item = keyring_item(&world.session).expect("the keyring item");
+    assert_eq!(item["token"]["access_token"], access.as_str());
+    assert_eq!(item["token"]["refresh_token"], refresh.as_str());
+
+    // Its own refresh (15 s after botocore's) uses the newer refresh token, which works.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let renewed = loop {
+        let now = cache(&world);
+        if now["accessToken"] != access.as_str() {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "no refresh: {}", world.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_ne!(renewed["refreshToken"], refresh.as_str());
+    assert_file_is_the_keyring_item(&world);
+    let status = common::home::status(&world);
+    assert_eq!(status["sessions"][0]["logged_in"], true, "{status}");
+    assert_eq!(status["sessions"][0]["last_error"], Value::Null, "{status}");
+    assert_eq!(
+        issued_to(&emulator, &helper_key(&world, "readonly")).1,
+        "ReadOnly"
+    );
+    assert_eq!(
+        count(&calls(&emulator).await, "StartDeviceAuthorization", None),
+        1,
+        "no second login"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_cli_cache_refuses_a_login_revoked_upstream_and_status_names_an_imported_one() {
+    let emulator = emulator().await;
+    scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
+    let mut world = AgentHome::new(&emulator, "clicache-revoked");
+    world.start_agent();
+    stdout_of(&world.run(&["login"]));
+    let ours = keyring_item(&world.session).expect("the agent's login");
+    let flow = common::home::status(&world)["sessions"][0]["login_flow"].clone();
+    assert_eq!(flow["flow"], "device-code", "{flow}");
+    let portal = portal(&emulator).await;
+
+    // The AWS CLI logged in, then the session ended upstream (a sign-out): not imported.
+    for expires_in in [3000, -100] {
+        let login = aws_cli_login(&emulator).await;
+        portal.logout().access_token(&login.3).send().await.unwrap();
+        write_as_the_aws_cli(
+            &world,
+            "https://corp.awsapps.com/start",
+            &login.3,
+            expires_in,
+            whole(&login),
+        );
+        let message = failure(&import(&world));
+        let said = if expires_in > 0 {
+            "no longer accepts the AWS CLI's token"
+        } else {
+            "refused to refresh it"
+        };
+        assert!(
+            message.contains(said)
+                && message.contains(&world.cli_cache_file().display().to_string())
+                && message.contains("nothing was imported and the agent's own login is as it was")
+                && message.contains(&format!("aws sso login --sso-session {}", world.session))
+                && message.contains(&format!("sso-agent login --sso-session {}", world.session)),
+            "{message}"
+        );
+        assert!(!message.contains(&login.3) && !message.contains(&login.4));
+        assert!(!message.contains("can no longer be refreshed"), "{message}");
+        assert_eq!(keyring_item(&world.session).unwrap(), ours);
+        assert_eq!(
+            common::home::status(&world)["sessions"][0]["login_flow"],
+            flow
+        );
+    }
+    assert_eq!(issued_to(&emulator, &helper_key(&world, "dev")), dev_role());
+
+    // A live one is taken, and status says where the login came from, not the old flow.
+    let login = aws_cli_login(&emulator).await;
+    write_as_the_aws_cli(
+        &world,
+        "https://corp.awsapps.com/start",
+        &login.3,
+        3000,
+        whole(&login),
+    );
+    stdout_of(&import(&world));
+    let status = common::home::status(&world);
+    let session = &status["sessions"][0];
+    assert_eq!(session["login_flow"], Value::Null, "{status}");
+    assert_eq!(
+        session["imported_from"],
+        world.cli_cache_file().display().to_string().as_str()
+    );
+    let text = stdout_of(&world.run(&["status"]));
+    assert!(
+        text.contains(&format!(
+            "login imported from the AWS CLI's cache ({})",
+            world.cli_cache_file().display()
+        )) && !text.contains("login flow:"),
+        "{text}"
+    );
+    // A login the agent runs afterwards is what status shows again.
+    stdout_of(&world.run(&["login", "--force"]));
+    let session = common::home::status(&world)["sessions"][0].clone();
+    assert_eq!(session["login_flow"]["flow"], "device-code");
+    assert_eq!(session["imported_from"], Value::Null);
+    std::fs::remove_file(world.cli_cache_file()).unwrap();
 }

@@ -1,12 +1,18 @@
 //! `import_cli_cache`: the AWS CLI's login for a session (its token cache file) becomes the
 //! agent's, so a person who ran `aws sso login` does not log in again. The agent reads the file
-//! itself (it owns the keyring); only the session's name came over the socket.
+//! itself (it owns the keyring); only the session's name came over the socket. The login is
+//! tried upstream before it is taken (an unexpired token with ListAccounts, an expired one by
+//! refreshing it), so a token revoked since `aws sso login` never replaces the agent's login.
 
 use super::{error, Agent, Reply};
-use crate::cli_cache::{self, file, CachedToken, CliCacheError};
+use crate::cli_cache::take::usable;
+use crate::cli_cache::{self, file, CliCacheError};
 use crate::config::SsoSessionConfig;
+use crate::oidc::RefreshFailure;
+use crate::portal::PortalError;
 use crate::protocol::{ErrorKind, Response};
 use crate::store::{Registration, TokenSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -31,13 +37,18 @@ pub async fn handle(agent: &Arc<Agent>, session: Option<String>) -> Reply {
         Ok(parts) => parts,
         Err(message) => return error(ErrorKind::Config, message),
     };
+    let token = match tried(agent, &config, &path, token, registration.as_ref()).await {
+        Ok(token) => token,
+        Err((kind, message)) => return error(kind, message),
+    };
     let slot = match agent.session(&config).await {
         Ok(slot) => slot,
         Err(message) => return error(ErrorKind::Store, message),
     };
     let refreshable = token.refresh_token.is_some();
     let expires_at = super::roles::rfc3339(crate::store::epoch_to_time(token.expires_at));
-    if let Err(message) = slot.adopt(token, registration).await {
+    let source = path.display().to_string();
+    if let Err(message) = slot.adopt(token, registration, source).await {
         return error(ErrorKind::Config, message);
     }
     // Roles cached from the token before may belong to another person's login.
@@ -52,124 +63,62 @@ pub async fn handle(agent: &Arc<Agent>, session: Option<String>) -> Reply {
     .into()
 }
 
-/// What of the file the session can use at `now`, or why none of it. The file must be for the
-/// session's start URL and region. A refresh token counts only with an unexpired registration
-/// (the client it was issued to); without both, only an unexpired access token is taken.
-fn usable(
+/// The file's login as IAM Identity Center answers for it now: an unexpired token must be
+/// accepted by the portal; an expired one is refreshed with the file's refresh token and
+/// registration (`usable` kept them only together), and the refreshed token is what is taken.
+/// Any failure leaves the agent's login as it is, and says what to do.
+async fn tried(
+    agent: &Arc<Agent>,
     config: &SsoSessionConfig,
-    path: &std::path::Path,
-    cached: &CachedToken,
-    now: SystemTime,
-) -> Result<(TokenSet, Option<Registration>), String> {
-    let shown = path.display();
+    path: &Path,
+    token: TokenSet,
+    registration: Option<&Registration>,
+) -> Result<TokenSet, (ErrorKind, String)> {
     let fix = format!(
-        "run `aws sso login --sso-session {0}` again, or `sso-agent login --sso-session {0}`",
+        "nothing was imported and the agent's own login is as it was: run `aws sso login --sso-session {0}` again and import, or `sso-agent login --sso-session {0}`",
         config.name
     );
-    let same_url = cached.start_url.as_deref().is_some_and(|url| {
-        url.trim().trim_end_matches('/') == config.start_url.trim_end_matches('/')
-    });
-    if !same_url {
-        return Err(format!(
-            "{shown} is a login for start URL {}, not sso-session {}'s {}; nothing was imported: {fix}",
-            cached.start_url.as_deref().unwrap_or("(none given)"),
-            config.name,
-            config.start_url
+    let shown = path.display();
+    let clients = agent.clients(&config.region).await;
+    if cli_cache::unexpired(token.expires_at, SystemTime::now()) {
+        return match crate::portal::check_token(&clients.sso, &token.access_token).await {
+            Ok(()) => Ok(token),
+            Err(PortalError::Unauthorized) => Err((
+                ErrorKind::Login,
+                format!("IAM Identity Center no longer accepts the AWS CLI's token in {shown} (it was revoked, or its session ended); {fix}"),
+            )),
+            Err(err) => Err((
+                ErrorKind::Upstream,
+                format!("the AWS CLI's token in {shown} could not be checked: {err}; {fix}"),
+            )),
+        };
+    }
+    let Some(registration) = registration else {
+        // `usable` takes an expired token only with its registration.
+        return Err((
+            ErrorKind::Login,
+            format!("the AWS CLI's token in {shown} has expired; {fix}"),
         ));
-    }
-    if cached.region.as_deref().map(str::trim) != Some(config.region.as_str()) {
-        return Err(format!(
-            "{shown} is a login in region {}, not sso-session {}'s {}; nothing was imported: {fix}",
-            cached.region.as_deref().unwrap_or("(none given)"),
-            config.name,
-            config.region
-        ));
-    }
-    let (mut token, registration) = cached.parts().map_err(|err| format!("{shown}: {err}"))?;
-    let registration = registration.filter(|r| cli_cache::unexpired(r.expires_at, now));
-    if registration.is_none() || token.refresh_token.is_none() {
-        // A refresh token without its client's registration cannot be used: not kept.
-        token.refresh_token = None;
-        if !cli_cache::unexpired(token.expires_at, now) {
-            return Err(format!(
-                "the AWS CLI's token in {shown} has expired and cannot be refreshed (the file has no refresh token with an unexpired client registration); nothing was imported: {fix}"
-            ));
+    };
+    match crate::oidc::refresh(&clients.oidc, &config.name, registration, &token).await {
+        Ok(refreshed) => {
+            tracing::info!(session = %config.name, "refreshed the AWS CLI's expired token from {shown} before importing it");
+            Ok(refreshed)
         }
-    }
-    // A registration with nothing to refresh would only replace the agent's own, usable one.
-    let registration = registration.filter(|_| token.refresh_token.is_some());
-    Ok((token, registration))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::secret::Secret;
-
-    const NOW: u64 = 1_796_209_200;
-
-    fn config() -> SsoSessionConfig {
-        SsoSessionConfig {
-            name: "corp".into(),
-            start_url: "https://corp.awsapps.com/start".into(),
-            region: "us-east-1".into(),
-            registration_scopes: vec!["sso:account:access".into()],
-            login_flow: Default::default(),
-            cli_cache: false,
+        Err(RefreshFailure::Rejected(err)) => {
+            // The reason alone: the error's own advice is for the agent's login, not this file.
+            let reason = match err {
+                crate::oidc::LoginError::NeedsLogin { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            Err((
+                ErrorKind::Login,
+                format!("the AWS CLI's token in {shown} has expired and IAM Identity Center refused to refresh it ({reason}); {fix}"),
+            ))
         }
-    }
-
-    fn cached(expires: u64, registration_expires: Option<u64>, refresh: bool) -> CachedToken {
-        CachedToken {
-            start_url: Some("https://corp.awsapps.com/start/".into()),
-            region: Some("us-east-1".into()),
-            access_token: Secret::new("access"),
-            expires_at: cli_cache::format_time(expires),
-            client_id: registration_expires.map(|_| "client".into()),
-            client_secret: registration_expires.map(|_| Secret::new("secret")),
-            registration_expires_at: registration_expires.map(cli_cache::format_time),
-            refresh_token: refresh.then(|| Secret::new("refresh")),
-        }
-    }
-
-    fn decide(cached: &CachedToken) -> Result<(TokenSet, Option<Registration>), String> {
-        let now = crate::store::epoch_to_time(NOW);
-        usable(&config(), std::path::Path::new("/h/f.json"), cached, now)
-    }
-
-    #[test]
-    fn an_expired_token_is_taken_with_a_refresh_token_and_a_live_registration() {
-        let (token, registration) = decide(&cached(NOW - 60, Some(NOW + 3600), true)).unwrap();
-        assert!(token.refresh_token.is_some() && registration.is_some());
-    }
-
-    #[test]
-    fn without_a_live_registration_only_an_unexpired_token_is_taken_and_it_cannot_refresh() {
-        let (token, registration) = decide(&cached(NOW + 600, None, true)).unwrap();
-        assert!(token.refresh_token.is_none() && registration.is_none());
-        let (token, _) = decide(&cached(NOW + 600, Some(NOW - 1), true)).unwrap();
-        assert!(token.refresh_token.is_none());
-        let err = decide(&cached(NOW - 60, None, false)).unwrap_err();
-        assert!(err.contains("has expired and cannot be refreshed"), "{err}");
-        let err = decide(&cached(NOW - 60, Some(NOW - 1), true)).unwrap_err();
-        assert!(err.contains("aws sso login --sso-session corp"), "{err}");
-    }
-
-    #[test]
-    fn a_file_for_another_start_url_or_region_is_refused() {
-        let mut other = cached(NOW + 600, None, false);
-        other.start_url = Some("https://other.awsapps.com/start".into());
-        let err = decide(&other).unwrap_err();
-        assert!(
-            err.contains("https://other.awsapps.com/start")
-                && err.contains("https://corp.awsapps.com/start"),
-            "{err}"
-        );
-        let mut other = cached(NOW + 600, None, false);
-        other.region = Some("eu-west-1".into());
-        assert!(decide(&other).unwrap_err().contains("region eu-west-1"));
-        let mut other = cached(NOW + 600, None, false);
-        other.start_url = None;
-        assert!(decide(&other).unwrap_err().contains("(none given)"));
+        Err(RefreshFailure::Transient(err)) => Err((
+            ErrorKind::Upstream,
+            format!("the AWS CLI's expired token in {shown} could not be refreshed: {err}; {fix}"),
+        )),
     }
 }

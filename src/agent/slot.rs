@@ -72,6 +72,8 @@ struct State {
     /// When to retry a failed store write.
     next_save_retry: Option<SystemTime>,
     save_failures: u32,
+    /// The AWS CLI cache file the last imported login came from (`adopt`).
+    imported_from: Option<String>,
 }
 
 /// Why a session cannot give a token right now.
@@ -147,6 +149,7 @@ impl SessionSlot {
                 logouts: 0,
                 next_save_retry: None,
                 save_failures: 0,
+                imported_from: None,
             }),
             session: tokio::sync::Mutex::new(session),
             notifier,

@@ -26,6 +26,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
                 pending_login: slot.pending_login(),
                 last_error: slot.last_error(),
                 login_flow: slot.login_flow(),
+                imported_from: slot.imported_from(),
             }
         })
         .collect::<Vec<_>>();
@@ -41,6 +42,7 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
             pending_login: None,
             last_error: Some(why),
             login_flow: None,
+            imported_from: None,
         });
     }
     let roles = agent

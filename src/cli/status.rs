@@ -68,6 +68,9 @@ pub fn run(json: bool) -> Result<()> {
         if let Some(flow) = &session.login_flow {
             println!("  login flow: {} ({})", flow.flow, flow.reason);
         }
+        if let Some(file) = &session.imported_from {
+            println!("  login imported from the AWS CLI's cache ({file})");
+        }
         if let Some(error) = &session.last_error {
             println!("  {error}");
         }

@@ -1,7 +1,17 @@
 //! Reading and writing the cache file without ever following a link or widening its mode: the
 //! new content goes to a fresh temporary file in the same directory, created 0600 with
 //! `O_EXCL | O_NOFOLLOW`, then one rename (readers see the old file or the new one); the
-//! directory is created 0700 when missing. Std and rustix only: `tempfile` is an optional
+//! directory is created 0700 when missing.
+//!
+//! Links, decided: a link *to a directory* (`~/.aws/sso` or `~/.aws/sso/cache` kept in a
+//! dotfiles repository, say) is followed, as the AWS CLI follows it, but only into a place no
+//! other user controls: every directory the secret's path really goes through, from the cache
+//! directory up to `/` (or to the home directory), must belong to the user or root and must not
+//! be writable by group or others unless sticky (OpenSSH's `StrictModes` rule for
+//! `authorized_keys`); otherwise nothing is written. A link *at the file's path* is refused and
+//! left as it is: the rename would replace the link itself, never write through it (so a link
+//! planted after the check is harmless), but silently replacing a link of the user's is not
+//! ours to do. Std and rustix only: `tempfile` is an optional
 //! (emulator) dependency here, and the few lines below say exactly which flags are used.
 
 use super::CachedToken;
@@ -20,6 +30,12 @@ pub enum CliCacheError {
     Symlink { path: String },
     #[error("{path} belongs to {owner}, not to you; it is not read: remove it, or log in with `aws sso login` as yourself")]
     NotYours { path: String, owner: String },
+    #[error("{path} {reason}, so sso-agent does not write the AWS CLI's token cache there (another user could take it): {fix}, or turn `sso_agent_cli_cache` off")]
+    UnsafeDirectory {
+        path: String,
+        reason: String,
+        fix: String,
+    },
     #[error("{path} is not a regular file")]
     NotAFile { path: String },
     #[error("there is no AWS CLI login at {path}; run `aws sso login --sso-session {session}` first, or log in with `sso-agent login --sso-session {session}` instead")]
@@ -66,6 +82,46 @@ fn refuse_link(path: &Path) -> Result<(), CliCacheError> {
     }
 }
 
+/// Refuses a directory (`dir`, after every link, and the directories above it) that anyone but
+/// the user and root could change: the module's comment has the rule. It stops at the home
+/// directory (`HOME`, after its links), whose parents are the system's.
+fn refuse_unsafe_directory(dir: &Path) -> Result<(), CliCacheError> {
+    let resolved = std::fs::canonicalize(dir).map_err(io("check", dir))?;
+    let home = std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .and_then(|home| std::fs::canonicalize(home).ok());
+    let uid = crate::paths::current_uid();
+    for step in resolved.ancestors() {
+        let metadata = std::fs::metadata(step).map_err(io("check", step))?;
+        let unsafe_dir = |reason: String, fix: String| CliCacheError::UnsafeDirectory {
+            path: step.display().to_string(),
+            reason,
+            fix,
+        };
+        if metadata.uid() != uid && metadata.uid() != 0 {
+            return Err(unsafe_dir(
+                format!("belongs to {}", crate::paths::describe_uid(metadata.uid())),
+                format!(
+                    "make {} a directory of yours, or a link to one",
+                    dir.display()
+                ),
+            ));
+        }
+        let mode = metadata.permissions().mode();
+        let sticky = mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky {
+            return Err(unsafe_dir(
+                "is writable by other users".into(),
+                format!("run `chmod go-w {}` if it is yours", step.display()),
+            ));
+        }
+        if home.as_deref() == Some(step) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `token` to `path` atomically, 0600 from the first byte.
 pub fn write(path: &Path, token: &CachedToken) -> Result<(), CliCacheError> {
     let dir = path.parent().expect("a cache file has a directory");
@@ -78,6 +134,7 @@ pub fn write(path: &Path, token: &CachedToken) -> Result<(), CliCacheError> {
             .create(dir)
             .map_err(io("create", dir))?;
     }
+    refuse_unsafe_directory(dir)?;
     refuse_link(path)?;
     let bytes = serde_json::to_vec(token).expect("the cache file serializes");
     let temporary = temporary_path(path);
@@ -245,6 +302,76 @@ mod tests {
         ));
         assert!(matches!(remove(&path), Err(CliCacheError::Symlink { .. })));
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_linked_cache_directory_is_followed_into_a_directory_of_the_users_only() {
+        let root = scratch("linked-dir");
+        // ~/.aws/sso/cache -> a directory of the user's elsewhere (dotfiles): followed.
+        let kept = root.join("dotfiles/aws-sso-cache");
+        std::fs::create_dir_all(&kept).unwrap();
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let cache = super::super::cache_dir(&root.join("home"));
+        std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&kept, &cache).unwrap();
+        let path = cache.join("a.json");
+        write(&path, &token("one")).unwrap();
+        assert_eq!(
+            read(&kept.join("a.json"), "corp")
+                .unwrap()
+                .access_token
+                .expose(),
+            "one"
+        );
+        assert_eq!(read(&path, "corp").unwrap().access_token.expose(), "one");
+        assert_eq!(mode(&kept.join("a.json")), Some(0o600));
+
+        // A directory on the way that others may write to (not sticky): nothing is written.
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        let message = write(&path, &token("two")).unwrap_err().to_string();
+        let dotfiles = std::fs::canonicalize(root.join("dotfiles")).unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "{} is writable by other users",
+                dotfiles.display()
+            )) && message.contains(&format!("chmod go-w {}", dotfiles.display())),
+            "{message}"
+        );
+        // Sticky, as /tmp is: others cannot rename what is the user's there.
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o1777),
+        )
+        .unwrap();
+        write(&path, &token("three")).unwrap();
+        std::fs::set_permissions(
+            root.join("dotfiles"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+
+        // A link into a directory another user owns: refused, the file there untouched.
+        let nobody = 65534;
+        if std::os::unix::fs::chown(&kept, Some(nobody), None).is_ok() {
+            let message = write(&path, &token("four")).unwrap_err().to_string();
+            assert!(
+                message.contains("belongs to uid 65534")
+                    && message.contains(&format!("make {} a directory of yours", cache.display())),
+                "{message}"
+            );
+            std::os::unix::fs::chown(&kept, Some(crate::paths::current_uid()), None).unwrap();
+        }
+        assert_eq!(read(&path, "corp").unwrap().access_token.expose(), "three");
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -17,6 +17,12 @@ pub struct SessionRecord {
     pub oidc_endpoint: Option<String>,
     pub registration: Option<Registration>,
     pub token: Option<TokenSet>,
+    /// The agent itself wrote the AWS CLI's cache file (`sso_agent_cli_cache = true`) with this
+    /// record's token, and has not removed it since: only then is the file the agent's to
+    /// remove. An imported token (the AWS CLI's own file) is never marked. Absent (false) in
+    /// records written before it was kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cli_cache_exported: bool,
 }
 
 impl SessionRecord {
@@ -28,6 +34,7 @@ impl SessionRecord {
             oidc_endpoint: None,
             registration: None,
             token: None,
+            cli_cache_exported: false,
         }
     }
 }
@@ -103,6 +110,26 @@ mod tests {
         );
         let debug = format!("{record:?}");
         assert!(!debug.contains("canary"), "{debug}");
+    }
+
+    #[test]
+    fn a_record_stored_before_the_cli_cache_marker_was_kept_is_unmarked_and_unmarked_is_unwritten()
+    {
+        let old = r#"{"version":1,"start_url":"https://x.example/start","region":"us-east-1","registration":null,"token":null}"#;
+        let record: SessionRecord = serde_json::from_str(old).unwrap();
+        assert!(!record.cli_cache_exported);
+        assert_eq!(serde_json::to_string(&record).unwrap(), old);
+        let marked = SessionRecord {
+            cli_cache_exported: true,
+            ..record
+        };
+        let json = serde_json::to_string(&marked).unwrap();
+        assert!(json.ends_with(r#","cli_cache_exported":true}"#), "{json}");
+        assert!(
+            serde_json::from_str::<SessionRecord>(&json)
+                .unwrap()
+                .cli_cache_exported
+        );
     }
 
     #[test]
