@@ -145,9 +145,13 @@ enum Command {
     /// Run ssh with the agent's socket forwarded: the remote host's credential_process helper
     /// asks this agent, and logins run here.
     #[command(
-        after_help = "Runs the real `ssh` with `-o 'RemoteForward /tmp/sso-agent-forward-<random>.sock <the agent's socket>'` before your arguments: a fresh remote path per connection, so a socket a stock sshd left behind (StreamLocalBindUnlink no) never blocks the next one. On the remote host, `credential_process = sso-agent-credential-process --profile P` finds the forward by itself when no agent of its own runs there; P is resolved in this host's config. Whoever is root on the remote host can use the forward while the connection lasts, as with ssh -A. SSO_AGENT_SSH names another ssh program.\n\nExamples:\n  sso-agent ssh devbox\n  sso-agent ssh -p 2222 me@devbox aws s3 ls --profile dev"
+        after_help = "Runs the real `ssh` with `-o 'RemoteForward /tmp/sso-agent-forward-<random>.sock <a socket the agent opens for this ssh>'` before your arguments: a fresh remote path per connection, so a socket a stock sshd left behind (StreamLocalBindUnlink no) never blocks the next one. On the remote host, `credential_process = sso-agent-credential-process --profile P` finds the forward by itself when no agent of its own runs there; P is resolved in this host's config. Whoever is root on the remote host can use the forward while the connection lasts, as with ssh -A; --confirm asks you first. The agent closes the socket when ssh exits. SSO_AGENT_SSH names another ssh program.\n\nExamples:\n  sso-agent ssh devbox\n  sso-agent ssh --confirm devbox\n  sso-agent ssh -p 2222 me@devbox aws s3 ls --profile dev"
     )]
     Ssh {
+        /// Ask before the remote host gets anything: its first request shows a desktop
+        /// notification here, with Allow / Deny (Deny: nothing for this connection).
+        #[arg(long)]
+        confirm: bool,
         /// ssh's own arguments, the host and the remote command, as for ssh.
         #[arg(
             required = true,
@@ -374,7 +378,7 @@ fn main() -> ExitCode {
             command,
         } => cli::exec::run(&profile, ecs, &command),
         Command::Export { profile, format } => cli::export::run(&profile, format),
-        Command::Ssh { args } => cli::ssh::run(&args),
+        Command::Ssh { confirm, args } => cli::ssh::run(confirm, &args),
         Command::SshConfig { host } => cli::ssh::config(&host),
         Command::EcsEnv {
             profile,

@@ -499,3 +499,96 @@ async fn another_uids_socket_at_the_forward_path_is_refused() {
     assert_eq!(foreign.connections.load(Ordering::SeqCst), 0);
     assert_eq!(impostor.bytes.load(Ordering::SeqCst), 0);
 }
+
+/// A desktop whose dunst context menu (`dunstctl context`) picks the action named `choice`.
+fn desktop_choosing(dir: &Path, choice: &str) -> Desktop {
+    let dmenu = dir.join("dmenu.sh");
+    let picked = dir.join("dmenu-saw");
+    std::fs::write(
+        &dmenu,
+        format!(
+            "#!/bin/sh\ntee {} | grep -m1 '{choice}'\n",
+            picked.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&dmenu, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.join("dunstrc");
+    std::fs::write(
+        &config,
+        format!("[global]\n    dmenu = {}\n", dmenu.display()),
+    )
+    .unwrap();
+    Desktop::start_with(&["-config".as_ref(), config.as_os_str()])
+}
+
+/// Starts `sso-agent ssh --confirm remote COMMAND` in the background.
+fn confirmed_ssh(sshd: &Sshd, world: &AgentHome, command: &str) -> Child {
+    let config = sshd.config();
+    world
+        .command(&[
+            "ssh",
+            "--confirm",
+            "-F",
+            config.to_str().unwrap(),
+            "remote",
+            command,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `--confirm`, Deny: the remote helper gets no credentials and says why, a second request on
+/// the same connection is refused without asking again, and the agent fetched nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_with_deny_gets_no_credentials() {
+    require_sshd!();
+    let (emulator, world) = approving_world("ssh-deny").await;
+    let sshd = Sshd::start();
+    let desktop = desktop_choosing(sshd.dir.path(), "Deny");
+    let helper = format!("SSO_AGENT_LOGIN_WAIT=always {} --profile dev", sshd.user.helper());
+    let child = confirmed_ssh(&sshd, &world, &format!("{helper}; echo second; {helper}"));
+    let recorded = desktop.wait_for("the confirmation", "a remote host asks");
+    assert!(recorded.contains("credentials for profile dev"), "{recorded}");
+    assert!(recorded.contains("string \"Allow\""), "{recorded}");
+    desktop.choose();
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(!stdout.contains("AccessKeyId"), "{stdout}");
+    assert!(stdout.contains("second"), "{stdout}");
+    assert_eq!(
+        stderr.matches("denied on the agent's host").count(),
+        2,
+        "{stderr}"
+    );
+    let asked = desktop.recorded().matches("a remote host asks").count();
+    assert_eq!(asked, 1, "asked once per connection");
+    let calls = common::calls(&emulator).await;
+    assert_eq!(common::count(&calls, "GetRoleCredentials", None), 0);
+    // The agent's socket for that ssh went with it.
+    let forwards = world.socket.parent().unwrap().join("forwards");
+    common::desktop::wait_until("the forward socket to close", || {
+        std::fs::read_dir(&forwards).map_or(true, |entries| entries.count() == 0)
+    });
+}
+
+/// `--confirm`, Allow: the same connection's requests are served, asked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_with_allow_serves_the_connection() {
+    require_sshd!();
+    let (_emulator, world) = approving_world("ssh-allow").await;
+    let sshd = Sshd::start();
+    let desktop = desktop_choosing(sshd.dir.path(), "Allow");
+    let helper = format!("SSO_AGENT_LOGIN_WAIT=always {} --profile dev", sshd.user.helper());
+    let child = confirmed_ssh(&sshd, &world, &format!("{helper} && {helper}"));
+    desktop.wait_for("the confirmation", "a remote host asks");
+    desktop.choose();
+    let output = child.wait_with_output().unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    assert_eq!(stdout.matches("AccessKeyId").count(), 2, "{stdout}");
+    assert_eq!(desktop.recorded().matches("a remote host asks").count(), 1);
+}

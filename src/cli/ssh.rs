@@ -3,11 +3,13 @@
 //! (see `sso_agent::forward` for the path and its checks).
 //!
 //! `ssh` becomes the real `ssh` (execvp: its terminal, signals and exit status are ssh's own),
-//! with one `RemoteForward` of a fresh remote path to the local agent's socket put before the
-//! user's arguments.
+//! with one `RemoteForward` of a fresh remote path to a socket the agent opened for this process
+//! put before the user's arguments. `ssh-config` cannot ask the agent per connection: its lines
+//! forward the agent's own socket.
 
 use anyhow::{bail, Context, Result};
-use sso_agent::client::AgentClient;
+use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
+use sso_agent::protocol::{Request, Response};
 use sso_agent::forward;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -21,11 +23,11 @@ fn ssh_program() -> OsString {
         .unwrap_or_else(|| "ssh".into())
 }
 
-pub fn run(args: &[OsString]) -> Result<()> {
+pub fn run(confirm: bool, args: &[OsString]) -> Result<()> {
     if args.is_empty() {
-        bail!("name the host: sso-agent ssh [SSH ARGS…] HOST [COMMAND]");
+        bail!("name the host: sso-agent ssh [--confirm] [SSH ARGS…] HOST [COMMAND]");
     }
-    let local = local_socket()?;
+    let local = forward_socket(confirm, args)?;
     let remote = forward::forward_path(&random_id()?);
     let program = ssh_program();
     let mut ssh = Command::new(&program);
@@ -64,8 +66,31 @@ fn config_lines(host: &str, local: &Path) -> Result<String> {
     ))
 }
 
-/// The agent's socket here, the agent started if it is not running (a socket this host got
-/// forwarded from another is forwarded on, so `sso-agent ssh` chains across hops).
+/// The socket to forward: one the agent opens for this process (which becomes ssh, so the
+/// agent closes it when ssh exits), the agent started if it is not running. A socket this host
+/// got forwarded from another is forwarded on as it is, so `sso-agent ssh` chains across hops
+/// (the first hop's `--confirm` is the one that holds).
+fn forward_socket(confirm: bool, args: &[OsString]) -> Result<PathBuf> {
+    let mut client = AgentClient::connect()?;
+    if client.is_forwarded() {
+        if confirm {
+            eprintln!("sso-agent: this host's agent is itself forwarded: --confirm is the first hop's to ask (`sso-agent ssh --confirm` there)");
+        }
+        return std::path::absolute(client.socket()).context("the agent's socket path");
+    }
+    let label = args
+        .iter()
+        .map(|arg| arg.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let request = Request::ForwardOpen { confirm, label };
+    match client.request(request, REQUEST_TIMEOUT)? {
+        Response::ForwardOpened { socket } => Ok(PathBuf::from(socket)),
+        other => bail!("unexpected answer from the agent: {}", other.kind()),
+    }
+}
+
+/// The agent's socket here, the agent started if it is not running (a forwarded one as it is).
 fn local_socket() -> Result<PathBuf> {
     let client = AgentClient::connect()?;
     std::path::absolute(client.socket()).context("the agent's socket path")

@@ -19,6 +19,11 @@ static ONE_DESKTOP: Mutex<()> = Mutex::new(());
 
 impl Desktop {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A desktop whose dunst takes these extra arguments (e.g. `-config FILE`).
+    pub fn start_with(dunst_args: &[&std::ffi::OsStr]) -> Self {
         let turn = ONE_DESKTOP
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -59,7 +64,7 @@ impl Desktop {
         assert!(!number.is_empty(), "Xvfb did not start");
         let display = format!(":{number}");
         let mut processes = vec![xvfb];
-        processes.push(spawn(Command::new("dunst").env("DISPLAY", &display)));
+        processes.push(spawn(Command::new("dunst").args(dunst_args).env("DISPLAY", &display)));
         wait_until("dunst to own org.freedesktop.Notifications", || {
             Command::new("dbus-send")
                 .args([
@@ -109,6 +114,13 @@ impl Desktop {
     pub fn wait_for(&self, what: &str, needle: &str) -> String {
         wait_until(what, || self.recorded().contains(needle));
         self.recorded()
+    }
+
+    /// Chooses a named action of the notification on screen through dunst's context menu (its
+    /// `dmenu` must be a program that picks the line, see `start_with`).
+    pub fn choose(&self) {
+        let status = Command::new("dunstctl").arg("context").status().unwrap();
+        assert!(status.success());
     }
 
     /// Clicks the first notification on screen (its default action).
