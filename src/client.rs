@@ -381,7 +381,10 @@ fn connect_forwarded() -> Forwarded {
                 // connections' leftovers (a stock sshd leaves them): cleared, so they do not
                 // pile up. A live one (another connection still open) is left alone.
                 let older = found[at + 1..].iter().filter(|older| older.is_own(uid));
-                for gone in dead.into_iter().chain(older.filter(|older| refuses(&older.path))) {
+                for gone in dead
+                    .into_iter()
+                    .chain(older.filter(|older| refuses(&older.path)))
+                {
                     forward::remove_dead(gone);
                 }
                 return Forwarded::Live(Box::new(client));

@@ -57,8 +57,7 @@ impl Candidate {
 pub fn candidates(dir: &Path) -> Result<Vec<Candidate>, String> {
     let metadata = std::fs::symlink_metadata(dir).map_err(|err| err.to_string())?;
     let uid = paths::current_uid();
-    if !metadata.is_dir() || metadata.mode() & 0o1000 == 0 || ![0, uid].contains(&metadata.uid())
-    {
+    if !metadata.is_dir() || metadata.mode() & 0o1000 == 0 || ![0, uid].contains(&metadata.uid()) {
         return Err(format!(
             "{} is not a sticky directory of root's (mode {:o}, {})",
             dir.display(),

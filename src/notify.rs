@@ -187,8 +187,8 @@ fn ending_text(session: &str, expires_at: SystemTime) -> (String, String) {
 #[cfg(not(target_os = "macos"))]
 mod platform {
     use super::{
-        confirm_text, ending_text, login_text, open_in_browser, DesktopEvent,
-        ForwardConfirmation, CONFIRM_TIMEOUT,
+        confirm_text, ending_text, login_text, open_in_browser, DesktopEvent, ForwardConfirmation,
+        CONFIRM_TIMEOUT,
     };
     use notify_rust::{Notification, NotificationHandle, NotificationResponse, Timeout};
     use std::collections::HashMap;

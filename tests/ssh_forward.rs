@@ -25,7 +25,9 @@ fn cannot_run() -> Option<String> {
         return Some("not root: a remote user and sshd need root".into());
     }
     if !Path::new(SSHD).is_file() {
-        return Some(format!("no {SSHD}: install openssh-server (scripts/test does)"));
+        return Some(format!(
+            "no {SSHD}: install openssh-server (scripts/test does)"
+        ));
     }
     if Command::new("ssh").arg("-V").output().is_err() {
         return Some("no ssh: install openssh-client (scripts/test does)".into());
@@ -83,7 +85,9 @@ impl RemoteUser {
             env!("CARGO_BIN_EXE_sso-agent"),
             env!("CARGO_BIN_EXE_sso-agent-credential-process"),
         ] {
-            let target = home.join("bin").join(Path::new(binary).file_name().unwrap());
+            let target = home
+                .join("bin")
+                .join(Path::new(binary).file_name().unwrap());
             std::fs::copy(binary, &target).unwrap();
         }
         run(Command::new("chown")
@@ -299,7 +303,10 @@ async fn a_remote_helper_gets_the_credentials_on_a_first_and_a_second_connection
     let remote = &sshd.user;
     // The remote helper has no AWS config at all: the profile is the laptop's.
     assert!(!remote.home.join(".aws").exists());
-    let helper = format!("SSO_AGENT_LOGIN_WAIT=always {} --profile dev", remote.helper());
+    let helper = format!(
+        "SSO_AGENT_LOGIN_WAIT=always {} --profile dev",
+        remote.helper()
+    );
 
     let first = sshd.through_agent(&world, &[], &helper);
     let credentials = credentials_of(&first, &sshd);
@@ -464,10 +471,7 @@ async fn another_uids_socket_at_the_forward_path_is_refused() {
         0o600,
     );
 
-    let helper = format!(
-        "SSO_AGENT_NO_AUTOSTART=1 {} --profile dev",
-        remote.helper()
-    );
+    let helper = format!("SSO_AGENT_NO_AUTOSTART=1 {} --profile dev", remote.helper());
     let output = sshd.plain(&helper);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
@@ -493,7 +497,10 @@ async fn another_uids_socket_at_the_forward_path_is_refused() {
     let output = sshd.through_agent(
         &world,
         &[],
-        &format!("SSO_AGENT_LOGIN_WAIT=always {} --profile dev", remote.helper()),
+        &format!(
+            "SSO_AGENT_LOGIN_WAIT=always {} --profile dev",
+            remote.helper()
+        ),
     );
     assert_eq!(credentials_of(&output, &sshd)["Version"], 1);
     assert_eq!(foreign.connections.load(Ordering::SeqCst), 0);
@@ -549,10 +556,16 @@ async fn confirm_with_deny_gets_no_credentials() {
     let (emulator, world) = approving_world("ssh-deny").await;
     let sshd = Sshd::start();
     let desktop = desktop_choosing(sshd.dir.path(), "Deny");
-    let helper = format!("SSO_AGENT_LOGIN_WAIT=always {} --profile dev", sshd.user.helper());
+    let helper = format!(
+        "SSO_AGENT_LOGIN_WAIT=always {} --profile dev",
+        sshd.user.helper()
+    );
     let child = confirmed_ssh(&sshd, &world, &format!("{helper}; echo second; {helper}"));
     let recorded = desktop.wait_for("the confirmation", "a remote host asks");
-    assert!(recorded.contains("credentials for profile dev"), "{recorded}");
+    assert!(
+        recorded.contains("credentials for profile dev"),
+        "{recorded}"
+    );
     assert!(recorded.contains("string \"Allow\""), "{recorded}");
     desktop.choose();
     let output = child.wait_with_output().unwrap();
@@ -582,13 +595,20 @@ async fn confirm_with_allow_serves_the_connection() {
     let (_emulator, world) = approving_world("ssh-allow").await;
     let sshd = Sshd::start();
     let desktop = desktop_choosing(sshd.dir.path(), "Allow");
-    let helper = format!("SSO_AGENT_LOGIN_WAIT=always {} --profile dev", sshd.user.helper());
+    let helper = format!(
+        "SSO_AGENT_LOGIN_WAIT=always {} --profile dev",
+        sshd.user.helper()
+    );
     let child = confirmed_ssh(&sshd, &world, &format!("{helper} && {helper}"));
     desktop.wait_for("the confirmation", "a remote host asks");
     desktop.choose();
     let output = child.wait_with_output().unwrap();
     let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
     assert_eq!(stdout.matches("AccessKeyId").count(), 2, "{stdout}");
     assert_eq!(desktop.recorded().matches("a remote host asks").count(), 1);
 }

@@ -13,8 +13,8 @@
 //! so the socket ends with the SSH connection. That process is watched as `exec --ecs` is
 //! (a pidfd taken from the connection).
 
-use super::container::ProcessWatch;
 use super::container::Caller;
+use super::container::ProcessWatch;
 use super::{error, Agent, Reply};
 use crate::notify::ForwardConfirmation;
 use crate::protocol::{ErrorKind, Request, Response};

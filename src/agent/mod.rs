@@ -438,9 +438,7 @@ impl Agent {
             Request::Profile { profile } => self.profile_info(&profile).await,
             Request::AccountRoles { session, wait } => accounts::handle(self, session, wait).await,
             Request::ImportCliCache { session } => import_cli_cache::handle(self, session).await,
-            Request::ForwardOpen { confirm, label } => {
-                forward::open(self, confirm, &label, caller)
-            }
+            Request::ForwardOpen { confirm, label } => forward::open(self, confirm, &label, caller),
         }
     }
 

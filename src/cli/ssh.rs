@@ -9,8 +9,8 @@
 
 use anyhow::{bail, Context, Result};
 use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
-use sso_agent::protocol::{Request, Response};
 use sso_agent::forward;
+use sso_agent::protocol::{Request, Response};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -161,8 +161,8 @@ mod tests {
 
     #[test]
     fn the_config_lines_are_a_host_block() {
-        let lines = config_lines("devbox", Path::new("/run/user/1000/sso-agent/agent.sock"))
-            .unwrap();
+        let lines =
+            config_lines("devbox", Path::new("/run/user/1000/sso-agent/agent.sock")).unwrap();
         assert!(lines.contains(
             "Host devbox\n    RemoteForward /tmp/sso-agent-forward-%C.sock /run/user/1000/sso-agent/agent.sock\n"
         ), "{lines}");

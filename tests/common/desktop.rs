@@ -64,7 +64,11 @@ impl Desktop {
         assert!(!number.is_empty(), "Xvfb did not start");
         let display = format!(":{number}");
         let mut processes = vec![xvfb];
-        processes.push(spawn(Command::new("dunst").args(dunst_args).env("DISPLAY", &display)));
+        processes.push(spawn(
+            Command::new("dunst")
+                .args(dunst_args)
+                .env("DISPLAY", &display),
+        ));
         wait_until("dunst to own org.freedesktop.Notifications", || {
             Command::new("dbus-send")
                 .args([
@@ -150,4 +154,3 @@ pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
-
