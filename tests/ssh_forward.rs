@@ -612,3 +612,23 @@ async fn confirm_with_allow_serves_the_connection() {
     assert_eq!(stdout.matches("AccessKeyId").count(), 2, "{stdout}");
     assert_eq!(desktop.recorded().matches("a remote host asks").count(), 1);
 }
+
+/// The `ssh-config` lines, appended to a plain ssh's config: the remote helper finds the
+/// agent's own socket forwarded, and is answered from the laptop's config although its own
+/// AWS_CONFIG_FILE names another file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ssh_config_lines_forward_the_agent_to_a_plain_ssh() {
+    require_sshd!();
+    let (_emulator, world) = approving_world("ssh-config").await;
+    let sshd = Sshd::start();
+    let lines = common::home::stdout_of(&world.run(&["ssh-config", "remote"]));
+    assert!(lines.contains("RemoteForward /tmp/sso-agent-forward-%C.sock"), "{lines}");
+    let mut config = std::fs::read_to_string(sshd.config()).unwrap();
+    config.push_str(&lines);
+    std::fs::write(sshd.config(), config).unwrap();
+    let output = sshd.plain(&format!(
+        "AWS_CONFIG_FILE=$HOME/elsewhere SSO_AGENT_LOGIN_WAIT=always {} --profile dev",
+        sshd.user.helper()
+    ));
+    assert_eq!(credentials_of(&output, &sshd)["Version"], 1);
+}
