@@ -163,10 +163,18 @@ struct Sshd {
     dir: tempfile::TempDir,
     child: Child,
     user: RemoteUser,
+    /// More users on the same server (a second hop).
+    others: Vec<RemoteUser>,
+    port: u16,
 }
 
 impl Sshd {
     fn start() -> Self {
+        Self::start_for(1)
+    }
+
+    /// sshd for `users` throwaway users (all with the same key).
+    fn start_for(users: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path();
         for key in ["host_key", "user_key"] {
@@ -175,6 +183,12 @@ impl Sshd {
                 .arg(path.join(key)));
         }
         let user = RemoteUser::create(&path.join("user_key"));
+        let others: Vec<RemoteUser> = (1..users)
+            .map(|_| RemoteUser::create(&path.join("user_key")))
+            .collect();
+        let allowed: Vec<&str> = std::iter::once(user.name.as_str())
+            .chain(others.iter().map(|other| other.name.as_str()))
+            .collect();
         // Privilege separation wants this directory (Debian's unit creates it).
         std::fs::create_dir_all("/run/sshd").unwrap();
         let log = path.join("sshd.log");
@@ -191,11 +205,11 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {dir}/sshd.pid\n\
                  AuthorizedKeysFile .ssh/authorized_keys\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin no\n\
-                 AllowUsers {user}\nStreamLocalBindUnlink no\nAllowStreamLocalForwarding yes\n\
+                 AllowUsers {users}\nStreamLocalBindUnlink no\nAllowStreamLocalForwarding yes\n\
                  X11Forwarding no\n",
                 host_key = path.join("host_key").display(),
                 dir = path.display(),
-                user = user.name,
+                users = allowed.join(" "),
             );
             std::fs::write(path.join("sshd_config"), config).unwrap();
             let host_key = std::fs::read_to_string(path.join("host_key.pub")).unwrap();
@@ -226,7 +240,13 @@ impl Sshd {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Self { dir, child, user };
+                    return Self {
+                        dir,
+                        child,
+                        user,
+                        others,
+                        port,
+                    };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     last_error = std::fs::read_to_string(&log).unwrap_or_default();
@@ -631,4 +651,48 @@ async fn the_ssh_config_lines_forward_the_agent_to_a_plain_ssh() {
         sshd.user.helper()
     ));
     assert_eq!(credentials_of(&output, &sshd)["Version"], 1);
+}
+
+/// Two hops: `sso-agent ssh` on a host that got a forward forwards it on. The second hop is
+/// another user, who sees only the second forward, so the credentials came through both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forward_is_forwarded_on_by_sso_agent_ssh_on_the_remote_host() {
+    require_sshd!();
+    let (_emulator, world) = approving_world("ssh-chain").await;
+    let sshd = Sshd::start_for(2);
+    let (first, second) = (&sshd.user, &sshd.others[0]);
+    // The first hop's user may log in as the second, with its own copy of the key.
+    let ssh_dir = first.home.join(".ssh");
+    std::fs::copy(sshd.dir.path().join("user_key"), ssh_dir.join("id_hop")).unwrap();
+    std::fs::copy(
+        sshd.dir.path().join("known_hosts"),
+        ssh_dir.join("known_hosts_hop"),
+    )
+    .unwrap();
+    std::fs::write(
+        ssh_dir.join("config"),
+        format!(
+            "Host hop2\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile ~/.ssh/id_hop\n  \
+             IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking yes\n  \
+             UserKnownHostsFile ~/.ssh/known_hosts_hop\n",
+            sshd.port, second.name
+        ),
+    )
+    .unwrap();
+    run(Command::new("chown")
+        .arg("-R")
+        .arg(format!("{0}:{0}", first.name))
+        .arg(&ssh_dir));
+    std::fs::set_permissions(ssh_dir.join("id_hop"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+
+    let command = format!(
+        "{}/bin/sso-agent ssh hop2 SSO_AGENT_LOGIN_WAIT=always {} --profile dev",
+        first.home.display(),
+        second.helper()
+    );
+    let output = sshd.through_agent(&world, &[], &command);
+    assert_eq!(credentials_of(&output, &sshd)["Version"], 1);
+    assert_eq!(first.forwards().len(), 1);
+    assert_eq!(second.forwards().len(), 1);
 }
