@@ -55,6 +55,8 @@ impl Candidate {
 /// Why `FORWARD_DIR` is not looked in at all (it is not a sticky directory of root's or the
 /// user's), or the sockets it holds, newest first.
 pub fn candidates(dir: &Path) -> Result<Vec<Candidate>, String> {
+    // macOS's /tmp is root's link to /private/tmp: the directory itself is what is judged.
+    let dir = &std::fs::canonicalize(dir).map_err(|err| err.to_string())?;
     let metadata = std::fs::symlink_metadata(dir).map_err(|err| err.to_string())?;
     let uid = paths::current_uid();
     if !metadata.is_dir() || metadata.mode() & 0o1000 == 0 || ![0, uid].contains(&metadata.uid()) {

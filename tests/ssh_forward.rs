@@ -642,7 +642,10 @@ async fn the_ssh_config_lines_forward_the_agent_to_a_plain_ssh() {
     let (_emulator, world) = approving_world("ssh-config").await;
     let sshd = Sshd::start();
     let lines = common::home::stdout_of(&world.run(&["ssh-config", "remote"]));
-    assert!(lines.contains("RemoteForward /tmp/sso-agent-forward-%C.sock"), "{lines}");
+    assert!(
+        lines.contains("RemoteForward /tmp/sso-agent-forward-%C.sock"),
+        "{lines}"
+    );
     let mut config = std::fs::read_to_string(sshd.config()).unwrap();
     config.push_str(&lines);
     std::fs::write(sshd.config(), config).unwrap();
@@ -683,8 +686,11 @@ async fn a_forward_is_forwarded_on_by_sso_agent_ssh_on_the_remote_host() {
         .arg("-R")
         .arg(format!("{0}:{0}", first.name))
         .arg(&ssh_dir));
-    std::fs::set_permissions(ssh_dir.join("id_hop"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(
+        ssh_dir.join("id_hop"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
 
     let command = format!(
         "{}/bin/sso-agent ssh hop2 SSO_AGENT_LOGIN_WAIT=always {} --profile dev",
