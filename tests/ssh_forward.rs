@@ -153,7 +153,17 @@ impl Drop for RemoteUser {
             let _ = std::fs::remove_file(forward);
         }
         let _ = std::fs::remove_dir_all(format!("/tmp/sso-agent-{}", self.uid));
-        let _ = Command::new("userdel").arg(&self.name).output();
+        // sshd's session process may still be ending after the client exits: userdel refuses
+        // a user with processes, so it is tried again for a few seconds.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !Command::new("userdel")
+            .arg(&self.name)
+            .output()
+            .is_ok_and(|output| output.status.success())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = std::fs::remove_dir_all(&self.base);
     }
 }
