@@ -4,6 +4,7 @@
 //! server's `SO_PEERCRED` uid the user's, before a byte is sent. When no agent answers it starts
 //! one (at most one, under a lock) unless `SSO_AGENT_NO_AUTOSTART=1`.
 
+use crate::forward;
 use crate::paths::{self, DirCheck, PathError};
 use crate::peer::{peer_credentials, PeerCredentials};
 use crate::protocol::{self, Envelope, ErrorKind, FrameError, Request, Response, PROTOCOL_VERSION};
@@ -37,14 +38,21 @@ pub enum ClientError {
     Io { socket: String, detail: String },
     #[error("{message}")]
     Agent { kind: ErrorKind, message: String },
+    /// Forwarded sockets of the user's are there but none answers: the connection that made
+    /// them ended. No agent is started on this host in their place.
+    #[error("the SSH connection that forwarded the agent is gone: {socket} no longer answers{others}; {advice}", advice = forward::gone_advice())]
+    ForwardGone { socket: String, others: String },
 }
 
 pub struct AgentClient {
     stream: UnixStream,
     socket: PathBuf,
     peer: PeerCredentials,
-    /// The config file requests name (this process's, unless set).
-    config_file: String,
+    /// The config file requests name (this process's, unless set; none over a forward, where
+    /// this host's path means nothing to the agent, which serves its own host's config).
+    config_file: Option<String>,
+    /// Reached through a socket `sso-agent ssh` forwarded from another host.
+    forwarded: bool,
 }
 
 /// Why a checked connect did not give a stream.
@@ -57,13 +65,39 @@ enum Connect {
 impl AgentClient {
     /// Names `path` as the config file its requests mean, instead of this process's.
     pub fn for_config_file(mut self, path: &Path) -> Self {
-        self.config_file = path.display().to_string();
+        self.config_file = Some(path.display().to_string());
         self
     }
 
-    /// Connects to the agent on the usual socket, starting it if needed and allowed.
+    /// Connects to the agent on the usual socket, starting it if needed and allowed. When the
+    /// usual place has no socket (and `SSO_AGENT_SOCKET` does not name one), an agent forwarded
+    /// over SSH (`sso-agent ssh`) is looked for next; while forwards of the user's exist but
+    /// none answers, nothing is started (`ClientError::ForwardGone`).
     pub fn connect() -> Result<Self, ClientError> {
-        Self::connect_to(&paths::socket_path())
+        let socket = paths::socket_path();
+        let chosen = std::env::var_os("SSO_AGENT_SOCKET").is_some_and(|path| !path.is_empty());
+        if chosen || std::fs::symlink_metadata(&socket).is_ok() {
+            return Self::connect_to(&socket);
+        }
+        let passed_over = match connect_forwarded() {
+            Forwarded::Live(client) => return Ok(*client),
+            Forwarded::Gone(err) => return Err(err),
+            Forwarded::None { passed_over } => passed_over,
+        };
+        Self::connect_to(&socket).map_err(|err| match err {
+            ClientError::NotRunning { socket, log } if !passed_over.is_empty() => {
+                ClientError::NotRunning {
+                    socket,
+                    log: format!("{log}; passed over {passed_over}"),
+                }
+            }
+            other => other,
+        })
+    }
+
+    /// Whether this connection came through a socket forwarded over SSH.
+    pub fn is_forwarded(&self) -> bool {
+        self.forwarded
     }
 
     pub fn connect_to(socket: &Path) -> Result<Self, ClientError> {
@@ -132,7 +166,7 @@ impl AgentClient {
             .map_err(io)?;
         let frame = protocol::encode(&Envelope {
             version: PROTOCOL_VERSION,
-            config_file: Some(self.config_file.clone()),
+            config_file: self.config_file.clone(),
             body: request,
         });
         // An agent that refuses the connection answers at once and closes it, so the write may
@@ -176,6 +210,11 @@ impl AgentClient {
     /// True when autostart started the agent on the other end: the marker beside the socket
     /// names the very process the kernel says is listening, and it is the user's.
     fn was_autostarted(&self) -> bool {
+        // A forward's server is the user's sshd: never this client's to stop, whatever a file
+        // beside it in the shared directory says.
+        if self.forwarded {
+            return false;
+        }
         let Some(pid) = self.peer.pid else {
             return false;
         };
@@ -246,6 +285,17 @@ fn open_checked(socket: &Path) -> Result<AgentClient, Connect> {
         Err(DirCheck::Missing(err)) => return Err(Connect::Failed(io_error(socket, err))),
         Err(DirCheck::Refused(err)) => return Err(untrusted(err.to_string())),
     }
+    connect_and_check(socket)
+}
+
+/// Connects and checks the server's uid (the part of `open_checked` after the directory).
+fn connect_and_check(socket: &Path) -> Result<AgentClient, Connect> {
+    let untrusted = |reason: String| {
+        Connect::Failed(ClientError::Untrusted {
+            socket: socket.display().to_string(),
+            reason,
+        })
+    };
     let stream = match UnixStream::connect(socket) {
         Ok(stream) => stream,
         Err(err)
@@ -277,8 +327,86 @@ fn open_checked(socket: &Path) -> Result<AgentClient, Connect> {
         stream,
         socket: socket.to_path_buf(),
         peer,
-        config_file: paths::config_file_from_env(),
+        config_file: Some(paths::config_file_from_env()),
+        forwarded: false,
     })
+}
+
+/// Whether nothing listens on `socket` any more (a connection that works is closed unused).
+fn refuses(socket: &Path) -> bool {
+    matches!(
+        UnixStream::connect(socket),
+        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused
+    )
+}
+
+/// What the forwarded sockets in `forward::FORWARD_DIR` gave.
+enum Forwarded {
+    /// One of the user's answered, as the user: the client, marked forwarded.
+    Live(Box<AgentClient>),
+    /// The user's are all dead.
+    Gone(ClientError),
+    /// None of the user's; `passed_over` names what was not used and why (empty: nothing).
+    None { passed_over: String },
+}
+
+/// Looks for a live forward of the user's, newest first. Another user's socket is never
+/// connected to; a dead one of the user's is removed once a live one is found (while none
+/// answers they stay: they say that a forward was meant to be there).
+fn connect_forwarded() -> Forwarded {
+    let Ok(found) = forward::candidates(Path::new(forward::FORWARD_DIR)) else {
+        return Forwarded::None {
+            passed_over: String::new(),
+        };
+    };
+    let uid = paths::current_uid();
+    let mut passed_over = Vec::new();
+    let mut dead = Vec::new();
+    for (at, candidate) in found.iter().enumerate() {
+        if !candidate.is_own(uid) {
+            passed_over.push(format!(
+                "{} (it belongs to {} with mode {:o}, and you are {})",
+                candidate.path.display(),
+                paths::describe_uid(candidate.owner),
+                candidate.mode,
+                paths::describe_uid(uid)
+            ));
+            continue;
+        }
+        match connect_and_check(&candidate.path) {
+            Ok(mut client) => {
+                client.forwarded = true;
+                client.config_file = None;
+                // Older forwards of the user's that refuse a connection are earlier
+                // connections' leftovers (a stock sshd leaves them): cleared, so they do not
+                // pile up. A live one (another connection still open) is left alone.
+                let older = found[at + 1..].iter().filter(|older| older.is_own(uid));
+                for gone in dead
+                    .into_iter()
+                    .chain(older.filter(|older| refuses(&older.path)))
+                {
+                    forward::remove_dead(gone);
+                }
+                return Forwarded::Live(Box::new(client));
+            }
+            Err(Connect::Absent) => dead.push(candidate),
+            Err(Connect::Failed(err)) => passed_over.push(err.to_string()),
+        }
+    }
+    if let Some((newest, older)) = dead.split_first() {
+        let others = match older.len() {
+            0 => String::new(),
+            1 => " (nor does 1 older forward)".to_string(),
+            n => format!(" (nor do {n} older forwards)"),
+        };
+        return Forwarded::Gone(ClientError::ForwardGone {
+            socket: newest.path.display().to_string(),
+            others,
+        });
+    }
+    Forwarded::None {
+        passed_over: passed_over.join("; "),
+    }
 }
 
 /// Whether a version refusal comes from an agent older than this client: only then is it this

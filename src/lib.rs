@@ -10,6 +10,7 @@ pub mod credential_process;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod failpoint;
+pub mod forward;
 pub mod hardening;
 pub mod license;
 pub mod logging;

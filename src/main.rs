@@ -142,6 +142,33 @@ enum Command {
         )]
         command: Vec<std::ffi::OsString>,
     },
+    /// Run ssh with the agent's socket forwarded: the remote host's credential_process helper
+    /// asks this agent, and logins run here.
+    #[command(
+        after_help = "Runs the real `ssh` with `-o 'RemoteForward /tmp/sso-agent-forward-<random>.sock <a socket the agent opens for this ssh>'` before your arguments: a fresh remote path per connection, so a socket a stock sshd left behind (StreamLocalBindUnlink no) never blocks the next one. On the remote host, `credential_process = sso-agent-credential-process --profile P` finds the forward by itself when no agent of its own runs there; P is resolved in this host's config. Whoever is root on the remote host can use the forward while the connection lasts, as with ssh -A; --confirm asks you first. The agent closes the socket when ssh exits. SSO_AGENT_SSH names another ssh program.\n\nExamples:\n  sso-agent ssh devbox\n  sso-agent ssh --confirm devbox\n  sso-agent ssh -p 2222 me@devbox aws s3 ls --profile dev"
+    )]
+    Ssh {
+        /// Ask before the remote host gets anything: its first request shows a desktop
+        /// notification here, with Allow / Deny (Deny: nothing for this connection).
+        #[arg(long)]
+        confirm: bool,
+        /// ssh's own arguments, the host and the remote command, as for ssh.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "SSH ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Print ~/.ssh/config lines that forward the agent's socket to a host (instead of `sso-agent ssh`).
+    #[command(
+        after_help = "ssh_config has no token that changes per connection, so the remote path is the same for every connection from here to HOST (ssh's %C): a reconnection needs `StreamLocalBindUnlink yes` in the remote sshd_config, since sshd leaves the socket behind otherwise. `sso-agent ssh` needs no such setting.\n\nExample:\n  sso-agent ssh-config devbox >> ~/.ssh/config"
+    )]
+    SshConfig {
+        /// The Host pattern the lines are for.
+        host: String,
+    },
     /// Print a profile's credentials for a shell, a credentials file or a script.
     #[command(
         after_help = "Examples:\n  eval \"$(sso-agent export --profile dev)\"\n  sso-agent export --profile dev --format fish | source\n  sso-agent export --profile dev --format ini >> creds.ini"
@@ -305,6 +332,8 @@ fn main() -> ExitCode {
         cli.command,
         Command::CredentialProcess { .. }
             | Command::Exec { .. }
+            | Command::Ssh { .. }
+            | Command::SshConfig { .. }
             | Command::ProfileNames { .. }
             | Command::Console { .. }
             | Command::Export { .. }
@@ -349,6 +378,8 @@ fn main() -> ExitCode {
             command,
         } => cli::exec::run(&profile, ecs, &command),
         Command::Export { profile, format } => cli::export::run(&profile, format),
+        Command::Ssh { confirm, args } => cli::ssh::run(confirm, &args),
+        Command::SshConfig { host } => cli::ssh::config(&host),
         Command::EcsEnv {
             profile,
             revoke: true,

@@ -55,10 +55,33 @@ pub trait Notifier: Send + Sync + 'static {
         });
         Box::pin(std::future::ready(false))
     }
+
+    /// Asks whether a remote session may use the agent: Allow / Deny.
+    fn confirm_forward(&self, _ask: ForwardConfirmation) -> Confirmed {
+        Box::pin(std::future::ready(None))
+    }
 }
 
 /// Whether a notification was shown, once that is known.
 pub type Shown = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// What the person chose for a remote session (`sso-agent ssh --confirm`): `Some(true)` Allow,
+/// `Some(false)` Deny (or the notification dismissed, or no answer in time), `None` when nobody
+/// could be asked (no notification server).
+pub type Confirmed = std::pin::Pin<Box<dyn std::future::Future<Output = Option<bool>> + Send>>;
+
+/// How long a confirmation waits for the person before it counts as Deny: within the helper's
+/// own 60 s wait for an answer.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// A remote session's first request, as the confirmation names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardConfirmation {
+    /// The ssh destination (`sso-agent ssh`'s arguments).
+    pub label: String,
+    /// What it asks for ("credentials for profile dev").
+    pub asking: String,
+}
 
 /// How long a notification server may take to take a notification before it counts as absent.
 const SHOW_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,6 +120,10 @@ pub struct DesktopNotifier {
 impl Notifier for DesktopNotifier {
     fn notify(&self, event: DesktopEvent) {
         let _ = self.events.send((event, None));
+    }
+
+    fn confirm_forward(&self, ask: ForwardConfirmation) -> Confirmed {
+        Box::pin(platform::confirm(ask))
     }
 
     fn login_needed(&self, pending: &PendingLogin) -> Shown {
@@ -172,6 +199,16 @@ fn login_text(pending: &PendingLogin) -> (String, String) {
     )
 }
 
+fn confirm_text(ask: &ForwardConfirmation) -> (String, String) {
+    (
+        "AWS: a remote host asks sso-agent".to_string(),
+        format!(
+            "{} asks for {}. Allow this SSH connection to use your AWS logins until it ends? (A click on the notification denies.)",
+            ask.label, ask.asking
+        ),
+    )
+}
+
 fn ending_text(session: &str, expires_at: SystemTime) -> (String, String) {
     let minutes = expires_at
         .duration_since(SystemTime::now())
@@ -186,11 +223,53 @@ fn ending_text(session: &str, expires_at: SystemTime) -> (String, String) {
 
 #[cfg(not(target_os = "macos"))]
 mod platform {
-    use super::{ending_text, login_text, open_in_browser, DesktopEvent};
+    use super::{
+        confirm_text, ending_text, login_text, open_in_browser, DesktopEvent, ForwardConfirmation,
+        CONFIRM_TIMEOUT,
+    };
     use notify_rust::{Notification, NotificationHandle, NotificationResponse, Timeout};
     use std::collections::HashMap;
     use std::sync::Arc;
     use tokio::sync::{mpsc, oneshot};
+
+    /// Allow / Deny. The default action (a click on the body) and a dismissal deny: only the
+    /// Allow button allows, so a stray click never lets a remote host in.
+    pub async fn confirm(ask: ForwardConfirmation) -> Option<bool> {
+        let (summary, body) = confirm_text(&ask);
+        let handle = match Notification::new()
+            .appname("sso-agent")
+            .summary(&summary)
+            .body(&body)
+            .action("default", "Deny")
+            .action("allow", "Allow")
+            .action("deny", "Deny")
+            .timeout(Timeout::Never)
+            .show_async()
+            .await
+        {
+            Ok(handle) => handle,
+            Err(err) => {
+                tracing::warn!("cannot ask to confirm a remote session ({err}): it is denied");
+                return None;
+            }
+        };
+        let (chose, choice) = oneshot::channel();
+        let waiting = async {
+            handle
+                .wait_for_action_async(|response| {
+                    let allowed =
+                        matches!(response, NotificationResponse::Action(name) if name == "allow");
+                    let _ = chose.send(allowed);
+                })
+                .await;
+            choice.await.unwrap_or(false)
+        };
+        let allowed = tokio::time::timeout(CONFIRM_TIMEOUT, waiting)
+            .await
+            .unwrap_or(false);
+        handle.close_async().await;
+        Some(allowed)
+    }
 
     pub async fn run(
         mut events: mpsc::UnboundedReceiver<(DesktopEvent, Option<oneshot::Sender<bool>>)>,
@@ -291,8 +370,13 @@ mod platform {
 /// sees the code and runs `sso-agent login`. Untested on this project's CI.
 #[cfg(target_os = "macos")]
 mod platform {
-    use super::{ending_text, login_text, open_in_browser, DesktopEvent};
+    use super::{ending_text, login_text, open_in_browser, DesktopEvent, ForwardConfirmation};
     use tokio::sync::{mpsc, oneshot};
+
+    /// No actions to wait on here (see above): nobody can be asked, so `--confirm` denies.
+    pub async fn confirm(_ask: ForwardConfirmation) -> Option<bool> {
+        None
+    }
 
     pub async fn run(
         mut events: mpsc::UnboundedReceiver<(DesktopEvent, Option<oneshot::Sender<bool>>)>,

@@ -171,8 +171,9 @@ fn judge(dir: &Path, metadata: &Metadata) -> Result<(), PathError> {
 /// agent's own files. Changing its mode would break whatever else uses it, so only a directory
 /// that is the agent's alone gets the `chmod` advice.
 fn is_shared(dir: &Path, mode: u32) -> bool {
-    const AGENT_FILES: [&str; 6] = [
+    const AGENT_FILES: [&str; 7] = [
         "agent.sock",
+        "forwards",
         "agent.lock",
         "agent.log",
         "agent.autostarted",

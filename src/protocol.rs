@@ -13,7 +13,8 @@ use std::io::{self, Read, Write};
 /// `login_pending` gains `flow` and `flow_reason`, `status` sessions gain `login_flow`.
 /// 8 `import_cli_cache` and its answer `cli_cache_imported` (the AWS CLI's token cache).
 /// 9 `await_login` gains `shown`: a login that publishes another link or code answers with it;
-/// `status` sessions gain `imported_from` (optional).
+/// `status` sessions gain `imported_from` (optional); `forward_open` and its answer
+/// `forward_opened` (a socket of its own per `sso-agent ssh`).
 pub const PROTOCOL_VERSION: u32 = 9;
 /// The largest request the agent accepts (ssh-agent's cap).
 pub const MAX_FRAME: usize = 256 * 1024;
@@ -116,6 +117,18 @@ pub enum Request {
         #[serde(default)]
         session: Option<String>,
     },
+    /// A listening socket of its own for one `sso-agent ssh` (the process that asks, which then
+    /// becomes `ssh`): the agent closes and removes it when that process exits. Requests on it
+    /// come from the remote host: they are answered from the agent's own config, never stop or
+    /// grant container credentials, and with `confirm` the first one waits for the person to
+    /// choose Allow in a desktop notification (Deny: nothing is served on it).
+    ForwardOpen {
+        #[serde(default)]
+        confirm: bool,
+        /// What the notification names (the ssh destination), for the person to recognise.
+        #[serde(default)]
+        label: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +170,10 @@ pub enum Response {
         /// Whether it came with a refresh token and a registration, so the agent can renew it.
         refreshable: bool,
     },
+    /// The socket `ForwardOpen` made (absolute path, on the agent's host).
+    ForwardOpened {
+        socket: String,
+    },
 }
 
 impl Response {
@@ -176,6 +193,7 @@ impl Response {
             Response::LicenseStored(_) => "license_stored",
             Response::LicenseForgotten { .. } => "license_forgotten",
             Response::CliCacheImported { .. } => "cli_cache_imported",
+            Response::ForwardOpened { .. } => "forward_opened",
         }
     }
 }
@@ -489,7 +507,7 @@ mod tests {
     #[test]
     fn the_protocol_version_is_declared_by_hand() {
         // Changing a message's shape means changing this number and this test, on purpose.
-        assert_eq!(PROTOCOL_VERSION, 8);
+        assert_eq!(PROTOCOL_VERSION, 9);
     }
 
     #[test]
@@ -506,7 +524,7 @@ mod tests {
         let payload = read_frame(&mut frame.as_slice()).unwrap();
         assert_eq!(
             std::str::from_utf8(&payload).unwrap(),
-            r#"{"version":8,"type":"credentials","profile":"dev","wait":true}"#
+            r#"{"version":9,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
     }
@@ -536,7 +554,7 @@ mod tests {
         let message = |payload: &str| decode_request(payload.as_bytes()).unwrap_err();
         assert!(message(r#"{"version":1,"type":"status"}"#).contains("restart the agent"));
         assert!(message(r#"{"type":"status"}"#).contains("restart the agent"));
-        assert!(message(r#"{"version":8,"type":"launch_missiles"}"#).contains("unknown"));
+        assert!(message(r#"{"version":9,"type":"launch_missiles"}"#).contains("unknown"));
         assert!(message("not json").contains("not a JSON object"));
         assert!(message("[1,2]").contains("not a JSON object"));
     }

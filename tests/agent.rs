@@ -236,7 +236,7 @@ fn bad_requests_get_errors_and_silent_clients_are_dropped() {
     };
     assert!(error_of(raw_request(
         &mut stream,
-        br#"{"version":8,"type":"format_disk"}"#
+        br#"{"version":9,"type":"format_disk"}"#
     ))
     .contains("unknown"));
     assert!(error_of(raw_request(&mut stream, b"\xff\xfe not json")).contains("not a JSON object"));

@@ -397,7 +397,7 @@ import os, socket, struct, sys
 os.setgid(65534); os.setuid(65534)
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
-body = b'{"version":8,"type":"status"}'
+body = b'{"version":9,"type":"status"}'
 try:
     s.sendall(struct.pack(">I", len(body)) + body)
 except OSError:

@@ -6,6 +6,7 @@ mod config_cache;
 pub mod container;
 mod credentials;
 pub mod daemon;
+mod forward;
 mod import_cli_cache;
 mod license;
 pub mod lifecycle;
@@ -87,6 +88,8 @@ pub struct Agent {
     container: container::ContainerEndpoint,
     clients: tokio::sync::Mutex<Clients>,
     notifier: Arc<dyn Notifier>,
+    /// Forward sockets open now (`forward_open`), bounded by `forward::MAX_FORWARDS`.
+    forwards: std::sync::atomic::AtomicUsize,
     /// Signalled when a session's login ends: the refresher looks again at once.
     sessions_changed: Arc<tokio::sync::Notify>,
     stop: watch::Sender<bool>,
@@ -107,6 +110,7 @@ impl Agent {
             container: container::ContainerEndpoint::default(),
             clients: tokio::sync::Mutex::new(Clients::default()),
             notifier,
+            forwards: std::sync::atomic::AtomicUsize::new(0),
             sessions_changed: Arc::new(tokio::sync::Notify::new()),
             stop: watch::channel(false).0,
         })
@@ -431,6 +435,7 @@ impl Agent {
             Request::Profile { profile } => self.profile_info(&profile).await,
             Request::AccountRoles { session, wait } => accounts::handle(self, session, wait).await,
             Request::ImportCliCache { session } => import_cli_cache::handle(self, session).await,
+            Request::ForwardOpen { confirm, label } => forward::open(self, confirm, &label, caller),
         }
     }
 

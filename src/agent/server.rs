@@ -3,6 +3,7 @@
 
 mod idle;
 
+use super::forward::ForwardGate;
 use super::{Agent, Reply};
 use crate::protocol::{self, decode_envelope, ErrorKind, FrameError, Request, Response};
 use idle::{IdleConnections, IdleHandle};
@@ -83,6 +84,7 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl Fut
             stopping: stopping.clone(),
             idle: IdleConnections::register(&idle),
             stop_requested: stop_requested.clone(),
+            gate: None,
         };
         connections.spawn(async move {
             let _permit = permit;
@@ -105,6 +107,60 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl Fut
     }
 }
 
+/// Connections one forward socket serves at once (one remote host's helpers); more are closed.
+const FORWARD_CONNECTIONS: usize = 64;
+
+/// Serves one forward socket (`forward_open`) until `until` completes (its ssh exited, or the
+/// agent stops); its connections end with it.
+pub(super) async fn serve_forward(
+    listener: UnixListener,
+    agent: Arc<Agent>,
+    gate: Arc<ForwardGate>,
+    until: impl Future<Output = ()>,
+) {
+    let uid = crate::paths::current_uid();
+    let timeout = read_timeout();
+    let slots = Arc::new(Semaphore::new(FORWARD_CONNECTIONS));
+    let idle = Arc::new(IdleConnections::default());
+    // `stop` is refused over a forward: nothing notifies this.
+    let stop_requested = Arc::new(Notify::new());
+    let mut connections = JoinSet::new();
+    let mut until = std::pin::pin!(until);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    tracing::warn!("accept failed on a forward socket: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut until => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            // This one is closed; the longest-idle one makes room for the next.
+            idle.evict_longest_idle();
+            continue;
+        };
+        let connection = Connection {
+            agent: agent.clone(),
+            uid,
+            timeout,
+            stopping: agent.stopping(),
+            idle: IdleConnections::register(&idle),
+            stop_requested: stop_requested.clone(),
+            gate: Some(gate.clone()),
+        };
+        connections.spawn(async move {
+            let _permit = permit;
+            connection.serve(stream).await;
+        });
+    }
+    connections.shutdown().await;
+}
+
 /// A request (header and payload) usually fits this, so one `recv` reads it whole.
 const READ_BUFFER: usize = 512;
 
@@ -117,6 +173,8 @@ struct Connection {
     stopping: watch::Receiver<bool>,
     idle: IdleHandle,
     stop_requested: Arc<Notify>,
+    /// Set on a forward socket's connections: they come from a remote host.
+    gate: Option<Arc<ForwardGate>>,
 }
 
 impl Connection {
@@ -164,11 +222,10 @@ impl Connection {
             self.idle.set_idle(false);
             let (reply, stop) = match decode_envelope(&payload) {
                 // `stop` and `status` are about the agent, not a file: they work from any shell.
-                Ok(envelope) => match self
-                    .agent
-                    .serves_config(envelope.config_file.as_deref(), &envelope.body)
-                {
-                    Err(reply) => (*reply, false),
+                // Over a forward the caller's config file is a remote path: the agent's own
+                // config is the one meant.
+                Ok(envelope) => match self.admit(&envelope).await {
+                    Err(reply) => (reply, false),
                     Ok(()) if envelope.body == Request::Stop => {
                         (self.agent.handle(Request::Stop).await, true)
                     }
@@ -194,6 +251,18 @@ impl Connection {
                 return;
             }
         }
+    }
+
+    /// Whether the request is answered here: the config file it names is the one served, and on
+    /// a forward socket its gate lets it through.
+    async fn admit(&self, envelope: &protocol::Envelope<Request>) -> Result<(), Reply> {
+        let Some(gate) = &self.gate else {
+            return self
+                .agent
+                .serves_config(envelope.config_file.as_deref(), &envelope.body)
+                .map_err(|reply| *reply);
+        };
+        gate.admit(&self.agent, &envelope.body).await
     }
 
     /// Writes an answer within the time limit: a client that never reads does not keep the

@@ -21,5 +21,6 @@ pub mod logout;
 pub mod profiles;
 pub mod service;
 pub mod shell;
+pub mod ssh;
 pub mod status;
 pub mod stop;

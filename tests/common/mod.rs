@@ -171,4 +171,5 @@ pub fn count(calls: &[Value], operation: &str, detail: Option<&str>) -> usize {
 }
 
 pub mod browser;
+pub mod desktop;
 pub mod home;

@@ -10,7 +10,7 @@ use super::Agent;
 use crate::protocol::{ContainerGrant, ErrorKind, GrantStatus, Response};
 use grants::{Ends, Grants};
 pub use process::Caller;
-use process::ProcessWatch;
+pub(crate) use process::ProcessWatch;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
