@@ -22,8 +22,13 @@ pub enum HelperError {
     Client(#[from] ClientError),
     #[error("unexpected answer from the agent: {0}")]
     Unexpected(&'static str),
-    #[error("sso-session {session} needs a login and there is no terminal or desktop notification to show its code: run `{login}`, then try again")]
-    NobodyToTell { session: String, login: String },
+    #[error("sso-session {session} needs a login and there is no terminal or desktop notification to show it: {finish}, or run `{login}`, then try again")]
+    NobodyToTell {
+        session: String,
+        login: String,
+        /// What finishes the login already under way (its link, and its code if it has one).
+        finish: String,
+    },
     #[error("the agent answered credentials without an expiration; restart it (`sso-agent stop`) and try again")]
     NoExpiration,
     #[error("cannot write the credentials: {0}")]
@@ -79,6 +84,7 @@ pub fn request_through_login(
             if !(shown_on_terminal || pending.notified || wait_anyway) {
                 return Err(HelperError::NobodyToTell {
                     login: crate::config::login_command(&pending.session, None),
+                    finish: finish_text(&pending),
                     session: pending.session,
                 });
             }
@@ -92,6 +98,21 @@ pub fn request_through_login(
             }
         }
         answer => Ok(answer),
+    }
+}
+
+/// What a person does to finish the login under way, for a message that cannot wait for it.
+fn finish_text(pending: &PendingLoginInfo) -> String {
+    if pending.flow == crate::protocol::LoginFlow::Browser {
+        format!(
+            "open {} in a browser on the agent's machine",
+            pending.verification_uri_complete
+        )
+    } else {
+        format!(
+            "open {} and confirm the code {}",
+            pending.verification_uri_complete, pending.user_code
+        )
     }
 }
 

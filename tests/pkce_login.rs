@@ -671,6 +671,11 @@ async fn a_browser_that_cannot_start_has_told_nobody_and_the_helper_fails_at_onc
     );
     let login = pending(&world, "browser");
     assert_eq!(login["notified"], false, "{login}");
+    let url = login["verification_uri_complete"].as_str().unwrap();
+    assert!(
+        printed.contains(&format!("open {url} in a browser")),
+        "{printed}"
+    );
 }
 
 /// `sso_agent_login_flow` is read at each login: editing it while the agent runs keeps the

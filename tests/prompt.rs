@@ -183,4 +183,10 @@ async fn without_a_terminal_or_a_notification_the_helper_fails_at_once_naming_lo
         "{stderr}"
     );
     assert!(last.contains("no terminal"), "{stderr}");
+    // The login it started is there to finish from anywhere: its link and code are said.
+    let code = pending_code(&world).expect("the login waits");
+    assert!(
+        last.contains(&format!("confirm the code {code}")),
+        "{stderr}"
+    );
 }
