@@ -354,6 +354,11 @@ impl Session {
                 Refreshed::Renewed
             }
             Err(RefreshFailure::Rejected(err)) => {
+                // botocore may have refreshed through the file while this call was under way,
+                // rotating the refresh token it used: its login is the renewal, not a loss.
+                if self.take_newer_from_cli_cache().await {
+                    return Refreshed::Renewed;
+                }
                 tracing::warn!("{err}");
                 self.last_error = Some(err.to_string());
                 self.record.token = None;
@@ -429,6 +434,9 @@ impl Session {
             self.record.registration = registration;
         }
         self.record.token = Some(token);
+        // The file now holds a login the agent did not write: with the key off it is never the
+        // agent's to remove (with it on, `save` writes the file and marks it again).
+        self.record.cli_cache_exported = false;
         self.attempts = Attempts::default();
         self.last_error = None;
         self.save().await;

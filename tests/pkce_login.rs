@@ -511,6 +511,22 @@ async fn a_login_asking_for_a_port_moves_the_waiting_browser_login_there() {
         .to_string();
     let old_redirect = query(&old_url)["redirect_uri"].clone();
 
+    // A port something else holds: said at once, and the login waiting stays as it is.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let refused = world.run(&["login", "--no-browser", "--redirect-port", &busy_port]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains(&format!("port {busy_port} is in use")),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        pending(&world, "browser")["verification_uri_complete"],
+        old_url.as_str()
+    );
+    drop(busy);
+
     let port = free_port();
     let port_text = port.to_string();
     let second = spawn(

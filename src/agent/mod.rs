@@ -406,7 +406,8 @@ impl Agent {
             } => {
                 let options = slot::LoginOptions {
                     use_device_code,
-                    redirect_port,
+                    // Port 0 is "any port", which is what no port asks for.
+                    redirect_port: redirect_port.filter(|port| *port != 0),
                     no_browser,
                 };
                 login::start(self, session, profile, force, options).await

@@ -241,17 +241,9 @@ impl SessionSlot {
         stop: &watch::Receiver<bool>,
         options: LoginOptions,
     ) -> Result<TokenSet, NotReady> {
-        // A login that must be the device code does not take a browser login's URL, nor one
-        // that must listen on a port a browser login on another port.
-        let wanted = Wanted {
-            flow: options.use_device_code.then_some(LoginFlow::DeviceCode),
-            callback_port: options.redirect_port,
-        };
-        if options.use_device_code {
-            self.switch_browser_login(LoginSwitch::ToDeviceCode);
-        } else if let Some(port) = options.redirect_port {
-            self.switch_browser_login(LoginSwitch::ToPort(port));
-        }
+        let wanted = self
+            .switch_browser_login(options)
+            .map_err(NotReady::Failed)?;
         for _ in 0..MAX_ROUNDS {
             let (step, flight) = self.step(want, stop, options);
             match step {
@@ -270,7 +262,7 @@ impl SessionSlot {
                     let Some(flight) = flight else { continue };
                     // The flight's own token is the answer: deciding again could join the
                     // next flight (a refresh right after a login) and wait on it for nothing.
-                    match follow(flight, &waiting, wanted).await? {
+                    match follow(flight, &waiting, wanted.clone()).await? {
                         Ended::Token(token) if then.takes_token() => return Ok(token),
                         Ended::Failed(message) => return Err(NotReady::Failed(message)),
                         Ended::Token(_) | Ended::Again => want = then,
@@ -284,17 +276,60 @@ impl SessionSlot {
         )))
     }
 
-    /// A browser login in progress, while it waits for its callback, gives way to `switch` in
-    /// the same flight: everyone waiting on it follows the login that takes its place.
-    fn switch_browser_login(&self, switch: LoginSwitch) {
+    /// A browser login in progress, while it waits for its callback, gives way to what a
+    /// joining `login` asks (`--use-device-code`, or `--redirect-port` another port) in the same
+    /// flight: everyone waiting on it follows the login that takes its place. What that request
+    /// then takes of the pending logins: not the link giving way (nor, for the device code, any
+    /// browser link). A port in use is said at once, and the login stays as it is.
+    fn switch_browser_login(&self, options: LoginOptions) -> Result<Wanted, String> {
+        let mut wanted = Wanted {
+            flow: options.use_device_code.then_some(LoginFlow::DeviceCode),
+            skip: None,
+        };
+        let switch = match (options.use_device_code, options.redirect_port) {
+            (true, _) => LoginSwitch::ToDeviceCode,
+            (false, Some(port)) => LoginSwitch::ToPort(port),
+            (false, None) => return Ok(wanted),
+        };
+        // Probed before the lock: a bind is a syscall, and the lock is the readers'.
+        let port_free = match switch {
+            LoginSwitch::ToPort(port) => {
+                std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).is_ok()
+            }
+            _ => true,
+        };
         let state = self.state();
         let browser = state
             .login_flow
             .as_ref()
             .is_some_and(|choice| choice.flow == LoginFlow::Browser);
-        if browser && state.life.phase() == super::lifecycle::Phase::LoggingIn {
-            state.switches.send_replace(switch);
+        if !browser || state.life.phase() != super::lifecycle::Phase::LoggingIn {
+            return Ok(wanted);
         }
+        let current = state
+            .flight
+            .as_ref()
+            .and_then(|flight| match &*flight.borrow() {
+                Flight::Pending { login, .. } => Some(login.clone()),
+                _ => None,
+            });
+        if let LoginSwitch::ToPort(port) = switch {
+            if current
+                .as_ref()
+                .is_some_and(|login| login.callback_port == Some(port))
+            {
+                return Ok(wanted); // already there
+            }
+            if !port_free {
+                return Err(format!(
+                    "port {port} is in use on 127.0.0.1, so the browser login of sso-session {} stays on its own port; free the port or choose another with --redirect-port, or finish the login on the link already shown",
+                    self.config.name
+                ));
+            }
+        }
+        wanted.skip = current.map(|login| login.verification_uri_complete);
+        state.switches.send_replace(switch);
+        Ok(wanted)
     }
 
     /// The flow of the current or last login, for `status`.
@@ -736,21 +771,18 @@ enum Ended {
     Failed(String),
 }
 
-/// What a request that does not wait takes of a pending login: the flow (and a browser login's
-/// port) its person asked for; another is about to give way to it.
-#[derive(Debug, Clone, Copy)]
+/// What a request that does not wait takes of a pending login: the flow its person asked for,
+/// and not the link it asked to give way (that login is about to end).
+#[derive(Debug, Clone, Default)]
 struct Wanted {
     flow: Option<LoginFlow>,
-    callback_port: Option<u16>,
+    skip: Option<String>,
 }
 
 impl Wanted {
     fn takes(&self, login: &PendingLogin) -> bool {
-        let flow = self.flow.is_none_or(|flow| flow == login.flow);
-        let port = login.flow != LoginFlow::Browser
-            || self.callback_port.is_none()
-            || self.callback_port == login.callback_port;
-        flow && port
+        self.flow.is_none_or(|flow| flow == login.flow)
+            && self.skip.as_ref() != Some(&login.verification_uri_complete)
     }
 }
 

@@ -28,6 +28,8 @@ pub async fn record_changed(config: &SsoSessionConfig, record: &SessionRecord) -
         return None;
     }
     let cached = CachedToken::from_record(record);
+    let current = record.token.clone();
+    let config = config.clone();
     let session = config.name.clone();
     blocking(&session.clone(), move || {
         let path = super::path_for(&session)?;
@@ -35,7 +37,10 @@ pub async fn record_changed(config: &SsoSessionConfig, record: &SessionRecord) -
             return file::remove(&path).map(|()| Some(false));
         };
         if let Ok(existing) = file::read(&path, &session) {
-            if existing.is_newer_than(&cached) {
+            // Left only when the agent would take it (the same test as `newer_login`): a file
+            // it would not take is overwritten, or the export would stop for good.
+            let now = SystemTime::now();
+            if super::take::newer_login(&config, &path, &existing, current.as_ref(), now).is_some() {
                 tracing::info!(session = %session, "{} is left as it is: it has a newer token than the agent's (refreshed through the file); the agent takes it before its next refresh", path.display());
                 return Ok(None);
             }

@@ -65,30 +65,6 @@ impl CachedToken {
             || (self.refresh_token.is_some() && self.refresh_token == token.refresh_token)
     }
 
-    /// Whether this (the file as it is) holds a newer login than `written` (what the agent is
-    /// about to write): for the same start URL, another access token that expires later. Then
-    /// botocore or the AWS CLI refreshed through the file, and it is not to be overwritten.
-    pub fn is_newer_than(&self, written: &CachedToken) -> bool {
-        let same_url = |cached: &CachedToken| {
-            cached
-                .start_url
-                .as_deref()
-                .map(|url| url.trim().trim_end_matches('/').to_string())
-        };
-        let later = match (
-            parse_time(&self.expires_at),
-            parse_time(&written.expires_at),
-        ) {
-            (Some(theirs), Some(ours)) => theirs > ours,
-            _ => false,
-        };
-        same_url(self).is_some()
-            && same_url(self) == same_url(written)
-            && self.region == written.region
-            && self.access_token != written.access_token
-            && later
-    }
-
     /// The token set and registration the file carries, as the agent keeps them. Errors say
     /// which member is unreadable. The file does not say which scopes or grants the client was
     /// registered with (the AWS CLI's may lack the device grant), so the registration's scopes
@@ -251,34 +227,5 @@ mod tests {
         assert!(!format!("{cached:?}").contains("secret-1"));
         let empty = SessionRecord::new("https://corp.awsapps.com/start", "us-east-1");
         assert_eq!(CachedToken::from_record(&empty), None);
-    }
-
-    #[test]
-    fn a_file_is_newer_with_another_token_of_the_same_start_url_that_ends_later() {
-        let cached = |access: &str, expires_at: &str, url: &str| CachedToken {
-            start_url: Some(url.into()),
-            region: Some("us-east-1".into()),
-            access_token: Secret::new(access),
-            expires_at: expires_at.into(),
-            client_id: None,
-            client_secret: None,
-            registration_expires_at: None,
-            refresh_token: None,
-        };
-        let url = "https://corp.awsapps.com/start";
-        let ours = cached("ours", "2026-12-02T11:00:00Z", url);
-        assert!(cached("theirs", "2026-12-02T11:00:01Z", url).is_newer_than(&ours));
-        assert!(
-            cached("theirs", "2026-12-02T11:00:01UTC", &format!("{url}/")).is_newer_than(&ours)
-        );
-        assert!(!cached("theirs", "2026-12-02T11:00:00Z", url).is_newer_than(&ours));
-        assert!(!cached("ours", "2026-12-02T12:00:00Z", url).is_newer_than(&ours));
-        assert!(!cached(
-            "theirs",
-            "2026-12-02T12:00:00Z",
-            "https://other.awsapps.com/start"
-        )
-        .is_newer_than(&ours));
-        assert!(!cached("theirs", "later", url).is_newer_than(&ours));
     }
 }

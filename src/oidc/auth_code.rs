@@ -45,6 +45,11 @@ pub enum BrowserEnd {
     Switched(LoginSwitch),
 }
 
+/// Whether a callback listener could be bound on `port` now (it is let go at once).
+pub async fn port_is_free(port: u16) -> bool {
+    CallbackListener::bind(Some(port)).await.is_ok()
+}
+
 /// The next switch asked on `switches`; never, once nobody can ask any more.
 async fn next_switch(switches: &mut tokio::sync::watch::Receiver<LoginSwitch>) -> LoginSwitch {
     if switches.changed().await.is_err() {
@@ -82,6 +87,18 @@ pub async fn browser_login(
     switches: &mut tokio::sync::watch::Receiver<LoginSwitch>,
 ) -> Result<BrowserEnd, LoginError> {
     let session = target.session;
+    let mut options = options;
+    // A switch asked while the login was still starting (registering, or waiting for the
+    // session) is taken before any page is published or opened.
+    if switches.has_changed().unwrap_or(false) {
+        match *switches.borrow_and_update() {
+            LoginSwitch::ToDeviceCode => {
+                return Ok(BrowserEnd::Switched(LoginSwitch::ToDeviceCode))
+            }
+            LoginSwitch::ToPort(port) => options.redirect_port = Some(port),
+            LoginSwitch::Stay => {}
+        }
+    }
     let listener = CallbackListener::bind(options.redirect_port)
         .await
         .map_err(|err| LoginError::CallbackPort {
@@ -137,6 +154,9 @@ pub async fn browser_login(
     let mut cancel = std::pin::pin!(cancel);
     let callback = loop {
         tokio::select! {
+            // The browser's answer first: once the page has said "sso-agent has your login",
+            // a switch polled in the same round must not throw the code away.
+            biased;
             callback = &mut callback_wait => break callback,
             () = &mut timeout => {
                 return Err(LoginError::BrowserTimedOut {
@@ -148,6 +168,10 @@ pub async fn browser_login(
             switch = next_switch(switches) => match switch {
                 LoginSwitch::Stay => {}
                 LoginSwitch::ToPort(wanted) if wanted == port => {}
+                LoginSwitch::ToPort(wanted) if !port_is_free(wanted).await => {
+                    // The login the others wait on goes on rather than end on a bad port.
+                    tracing::warn!(session, port = wanted, "the browser login stays on its port: the one asked for is in use");
+                }
                 switch => return Ok(BrowserEnd::Switched(switch)),
             },
         }
