@@ -83,15 +83,27 @@ fn refuse_link(path: &Path) -> Result<(), CliCacheError> {
 }
 
 /// Refuses a directory (`dir`, after every link, and the directories above it) that anyone but
-/// the user and root could change: the module's comment has the rule. It stops at the home
-/// directory (`HOME`, after its links), whose parents are the system's.
+/// the user and root could change: the module's comment has the rule. Both chains are checked,
+/// the resolved one and the one as written, since a directory that holds a link (`~/.aws/sso`
+/// for a linked `cache`) could swap the link. Each stops at the home directory (`HOME`, after
+/// its links), whose parents are the system's.
 fn refuse_unsafe_directory(dir: &Path) -> Result<(), CliCacheError> {
     let resolved = std::fs::canonicalize(dir).map_err(io("check", dir))?;
     let home = std::env::var_os("HOME")
         .filter(|home| !home.is_empty())
         .and_then(|home| std::fs::canonicalize(home).ok());
+    refuse_unsafe_chain(dir, &resolved, home.as_deref())?;
+    refuse_unsafe_chain(dir, dir, home.as_deref())
+}
+
+/// `refuse_unsafe_directory` for the directories from `start` up (each as `metadata` finds it,
+/// through its links), to `home` or the root.
+fn refuse_unsafe_chain(dir: &Path, start: &Path, home: Option<&Path>) -> Result<(), CliCacheError> {
     let uid = crate::paths::current_uid();
-    for step in resolved.ancestors() {
+    for step in start
+        .ancestors()
+        .filter(|step| !step.as_os_str().is_empty())
+    {
         let metadata = std::fs::metadata(step).map_err(io("check", step))?;
         let unsafe_dir = |reason: String, fix: String| CliCacheError::UnsafeDirectory {
             path: step.display().to_string(),
@@ -115,7 +127,7 @@ fn refuse_unsafe_directory(dir: &Path) -> Result<(), CliCacheError> {
                 format!("run `chmod go-w {}` if it is yours", step.display()),
             ));
         }
-        if home.as_deref() == Some(step) {
+        if home.is_some() && std::fs::canonicalize(step).ok().as_deref() == home {
             break;
         }
     }
@@ -359,6 +371,16 @@ mod tests {
             std::fs::Permissions::from_mode(0o700),
         )
         .unwrap();
+
+        // The directory that holds the link, writable by others, could swap it: refused too.
+        let holder = cache.parent().unwrap().to_path_buf();
+        std::fs::set_permissions(&holder, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let message = write(&path, &token("two")).unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!("{} is writable by other users", holder.display())),
+            "{message}"
+        );
+        std::fs::set_permissions(&holder, std::fs::Permissions::from_mode(0o700)).unwrap();
 
         // A link into a directory another user owns: refused, the file there untouched.
         let nobody = 65534;
