@@ -19,8 +19,8 @@ pub struct SessionRecord {
     pub token: Option<TokenSet>,
     /// The agent itself wrote the AWS CLI's cache file (`sso_agent_cli_cache = true`) with this
     /// record's token, and has not removed it since: only then is the file the agent's to
-    /// remove. An imported token (the AWS CLI's own file) is unmarked when it is taken (`adopt`). Absent (false) in
-    /// records written before it was kept.
+    /// remove. An imported token (the AWS CLI's own file) is unmarked when it is taken
+    /// (`adopt`). Absent (false) in records written before it was kept.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cli_cache_exported: bool,
 }
