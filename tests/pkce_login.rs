@@ -719,6 +719,7 @@ async fn an_edit_of_the_flow_key_keeps_the_session_and_the_next_login_takes_it()
     // The file's mtime must change: wait past its resolution.
     std::thread::sleep(Duration::from_millis(1100));
     std::fs::write(&config, with_key("browser")).unwrap();
+    // `status` rereads the config and retires the sessions it no longer has as they were.
     let session = &status(&world)["sessions"][0];
     assert_eq!(session["name"], world.session.as_str(), "still listed");
     assert_eq!(session["logged_in"], true, "{session}");

@@ -323,7 +323,7 @@ impl Agent {
             if let Some(wanted) = &wanted {
                 if slot.config.same_session(wanted) {
                     // Login-time settings (the flow) are taken without dropping the session.
-                    slot.serves(wanted, &slot.oidc_endpoint);
+                    slot.take_login_settings(wanted);
                     continue;
                 }
             }

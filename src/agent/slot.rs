@@ -673,16 +673,20 @@ impl SessionSlot {
     }
 
     /// Whether this slot serves `config` (at `oidc_endpoint`) as the config has it now; if so,
-    /// it takes the login-time settings that may have changed, for its next login.
+    /// it takes the login-time settings that may have changed (`take_login_settings`).
     pub fn serves(&self, config: &SsoSessionConfig, oidc_endpoint: &str) -> bool {
-        let mut state = self.state();
-        let serves = !state.retired
+        let serves = !self.is_retired()
             && self.oidc_endpoint == oidc_endpoint
             && self.config.same_session(config);
         if serves {
-            state.flow_setting = config.login_flow;
+            self.take_login_settings(config);
         }
         serves
+    }
+
+    /// The keys read at each login (`sso_agent_login_flow`), as the config has them now.
+    pub fn take_login_settings(&self, config: &SsoSessionConfig) {
+        self.state().flow_setting = config.login_flow;
     }
 
     /// Forgets the session's tokens (keyring item included); returns the token it had. The
