@@ -488,7 +488,8 @@ async fn a_login_prompt_on_a_terminal_is_shown_once_and_never_beside_a_refusal()
     assert_eq!(shown.matches("needs a login: open").count(), 1, "{shown}");
     assert!(shown.contains("\"AccessKeyId\""), "{shown}");
 
-    // No terminal, no notification: one line, the refusal, no code to confirm in vain.
+    // No terminal, no notification: one line, the refusal, which names the login under way
+    // (its link and code) and the command, never a prompt beside it.
     world.run(&["logout", "--all"]);
     // setsid: no controlling terminal either, whoever runs the suite.
     let output = world
@@ -505,5 +506,6 @@ async fn a_login_prompt_on_a_terminal_is_shown_once_and_never_beside_a_refusal()
         stderr.contains("there is no terminal or desktop notification"),
         "{stderr}"
     );
-    assert!(!stderr.contains("confirm the code"), "{stderr}");
+    assert_eq!(stderr.matches("confirm the code").count(), 1, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
