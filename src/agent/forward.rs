@@ -40,12 +40,18 @@ pub struct ForwardGate {
 
 impl ForwardGate {
     pub(super) async fn admit(&self, agent: &Agent, request: &Request) -> Result<(), Reply> {
+        // What outlasts the connection, or reads the laptop's own files, stays the laptop's:
+        // a forward asks for credentials and logins, nothing more.
         if matches!(
             request,
             Request::Stop
                 | Request::ContainerGrant { .. }
                 | Request::ContainerRevoke { .. }
                 | Request::ForwardOpen { .. }
+                | Request::LicenseImport { .. }
+                | Request::LicenseForget { .. }
+                | Request::ImportCliCache { .. }
+                | Request::Logout { .. }
         ) {
             return Err(error(
                 ErrorKind::Forbidden,

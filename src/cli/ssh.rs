@@ -48,7 +48,13 @@ pub fn config(host: &str) -> Result<()> {
     if host.is_empty() || host.chars().any(char::is_whitespace) {
         bail!("name one host pattern without spaces: sso-agent ssh-config HOST");
     }
-    let local = local_socket()?;
+    let client = AgentClient::connect()?;
+    if client.is_forwarded() {
+        // That path is this connection's: written into ~/.ssh/config it outlives it, and once
+        // it is gone anyone here could listen on the name.
+        bail!("this host reaches its agent through a forwarded socket, which ends with that SSH connection: run `sso-agent ssh-config {host}` on the agent's own host, or use `sso-agent ssh` here");
+    }
+    let local = std::path::absolute(client.socket()).context("the agent's socket path")?;
     print!("{}", config_lines(host, &local)?);
     Ok(())
 }
@@ -74,7 +80,8 @@ fn forward_socket(confirm: bool, args: &[OsString]) -> Result<PathBuf> {
     let mut client = AgentClient::connect()?;
     if client.is_forwarded() {
         if confirm {
-            eprintln!("sso-agent: this host's agent is itself forwarded: --confirm is the first hop's to ask (`sso-agent ssh --confirm` there)");
+            // Asked for, so never silently without: the first hop is where it can be asked.
+            bail!("this host's agent is itself forwarded, so --confirm cannot be asked here: run `sso-agent ssh --confirm` on the first hop, or leave --confirm out");
         }
         return std::path::absolute(client.socket()).context("the agent's socket path");
     }
@@ -88,12 +95,6 @@ fn forward_socket(confirm: bool, args: &[OsString]) -> Result<PathBuf> {
         Response::ForwardOpened { socket } => Ok(PathBuf::from(socket)),
         other => bail!("unexpected answer from the agent: {}", other.kind()),
     }
-}
-
-/// The agent's socket here, the agent started if it is not running (a forwarded one as it is).
-fn local_socket() -> Result<PathBuf> {
-    let client = AgentClient::connect()?;
-    std::path::absolute(client.socket()).context("the agent's socket path")
 }
 
 fn remote_forward_option(remote: &Path, local: &Path) -> Result<String> {
