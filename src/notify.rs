@@ -204,9 +204,22 @@ fn confirm_text(ask: &ForwardConfirmation) -> (String, String) {
         "AWS: a remote host asks sso-agent".to_string(),
         format!(
             "{} asks for {}. Allow this SSH connection to use your AWS logins until it ends? (A click on the notification denies.)",
-            ask.label, ask.asking
+            shown_plain(&ask.label),
+            shown_plain(&ask.asking)
         ),
     )
+}
+
+/// Text the remote side chose (a profile name), as plain text in a notification body: no
+/// control characters, at most 120 characters, and no markup (servers may render the body's).
+fn shown_plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn ending_text(session: &str, expires_at: SystemTime) -> (String, String) {
@@ -412,5 +425,18 @@ mod platform {
                 let _ = report.send(shown);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn what_a_remote_host_names_is_shown_as_plain_text() {
+        let shown = super::shown_plain("credentials for profile <b>prod</b> & co\n\x1b[31m");
+        assert_eq!(
+            shown,
+            "credentials for profile &lt;b&gt;prod&lt;/b&gt; &amp; co  [31m"
+        );
+        assert_eq!(super::shown_plain(&"x".repeat(500)).len(), 120);
     }
 }
