@@ -332,14 +332,6 @@ fn connect_and_check(socket: &Path) -> Result<AgentClient, Connect> {
     })
 }
 
-/// Whether nothing listens on `socket` any more (a connection that works is closed unused).
-fn refuses(socket: &Path) -> bool {
-    matches!(
-        UnixStream::connect(socket),
-        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused
-    )
-}
-
 /// What the forwarded sockets in `forward::FORWARD_DIR` gave.
 enum Forwarded {
     /// One of the user's answered, as the user: the client, marked forwarded.
@@ -362,7 +354,7 @@ fn connect_forwarded() -> Forwarded {
     let uid = paths::current_uid();
     let mut passed_over = Vec::new();
     let mut dead = Vec::new();
-    for (at, candidate) in found.iter().enumerate() {
+    for candidate in &found {
         if !candidate.is_own(uid) {
             passed_over.push(format!(
                 "{} (it belongs to {} with mode {:o}, and you are {})",
@@ -377,16 +369,9 @@ fn connect_forwarded() -> Forwarded {
             Ok(mut client) => {
                 client.forwarded = true;
                 client.config_file = None;
-                // Older forwards of the user's that refuse a connection are earlier
-                // connections' leftovers (a stock sshd leaves them): cleared, so they do not
-                // pile up. A live one (another connection still open) is left alone.
-                let older = found[at + 1..].iter().filter(|older| older.is_own(uid));
-                for gone in dead
-                    .into_iter()
-                    .chain(older.filter(|older| refuses(&older.path)))
-                {
-                    forward::remove_dead(gone);
-                }
+                // Dead forwards of earlier connections are left where they are: in the sticky
+                // /tmp their names stay the user's, while a removed one could be bound by
+                // anyone, and a chained `sso-agent ssh` still forwards to it by name.
                 return Forwarded::Live(Box::new(client));
             }
             Err(Connect::Absent) => dead.push(candidate),

@@ -92,17 +92,6 @@ pub fn candidates(dir: &Path) -> Result<Vec<Candidate>, String> {
     Ok(found)
 }
 
-/// Removes a dead forward of the user's own, checked again just before (in a sticky directory
-/// nobody else can swap the entry in between).
-pub fn remove_dead(candidate: &Candidate) {
-    let still_ours = std::fs::symlink_metadata(&candidate.path).is_ok_and(|metadata| {
-        metadata.file_type().is_socket() && metadata.uid() == paths::current_uid()
-    });
-    if still_ours {
-        let _ = std::fs::remove_file(&candidate.path);
-    }
-}
-
 /// "the SSH connection … is gone": the advice when every forward of the user's is dead.
 pub fn gone_advice() -> String {
     format!(
