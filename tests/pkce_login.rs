@@ -33,6 +33,18 @@ fn browser(world: &AgentHome, follow: bool) -> (std::path::PathBuf, std::path::P
     (script, opened)
 }
 
+/// The world's config with `sso_agent_login_flow = VALUE` in its `[sso-session]`, as text.
+fn flow_key_setter(config: &std::path::Path) -> impl Fn(&str) -> String {
+    let original = std::fs::read_to_string(config).unwrap();
+    move |value| {
+        original.replacen(
+            "sso_region = us-east-1\n",
+            &format!("sso_region = us-east-1\nsso_agent_login_flow = {value}\n"),
+            1,
+        )
+    }
+}
+
 /// Starts the agent where a browser can show (DISPLAY set), with `$BROWSER` = `script`.
 fn start_with_display(world: &mut AgentHome, script: &std::path::Path, extra: &[(&str, &str)]) {
     world.start_agent_with(|command| {
@@ -618,14 +630,7 @@ async fn the_key_and_the_display_choose_the_flow_and_a_bad_key_names_the_values(
     // A display, but the key says device code.
     let mut world = AgentHome::new(&emulator, "pkce-key");
     let config = world.home.join(".aws/config");
-    let original = std::fs::read_to_string(&config).unwrap();
-    let with_key = |value: &str| {
-        original.replacen(
-            "sso_region = us-east-1\n",
-            &format!("sso_region = us-east-1\nsso_agent_login_flow = {value}\n"),
-            1,
-        )
-    };
+    let with_key = flow_key_setter(&config);
     std::fs::write(&config, with_key("device-code")).unwrap();
     let (script, opened) = browser(&world, true);
     start_with_display(&mut world, &script, &[]);
@@ -702,14 +707,7 @@ async fn an_edit_of_the_flow_key_keeps_the_session_and_the_next_login_takes_it()
     scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
     let mut world = AgentHome::new(&emulator, "pkce-flow-edit");
     let config = world.home.join(".aws/config");
-    let original = std::fs::read_to_string(&config).unwrap();
-    let with_key = |value: &str| {
-        original.replacen(
-            "sso_region = us-east-1\n",
-            &format!("sso_region = us-east-1\nsso_agent_login_flow = {value}\n"),
-            1,
-        )
-    };
+    let with_key = flow_key_setter(&config);
     std::fs::write(&config, with_key("device-code")).unwrap();
     let (script, opened) = browser(&world, true);
     start_with_display(&mut world, &script, &[]);

@@ -55,8 +55,13 @@ pub fn run(profile: &str, ecs: bool, command: &[OsString]) -> Result<()> {
         child.env(name, value.as_str());
     }
     child.env(PROFILE_VAR, profile);
-    let err = child.exec();
-    // Only reached when COMMAND could not be started: the shell's exit codes for that.
+    exec_or_exit(&mut child, program)
+}
+
+/// Replaces this process with `command`; if it cannot start, says so and exits with the
+/// shell's codes for that (127 not found, 126 otherwise).
+pub(crate) fn exec_or_exit(command: &mut Command, program: &std::ffi::OsStr) -> ! {
+    let err = command.exec();
     let code = if err.kind() == std::io::ErrorKind::NotFound {
         127
     } else {

@@ -12,7 +12,6 @@ use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
 use sso_agent::forward;
 use sso_agent::protocol::{Request, Response};
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,14 +33,7 @@ pub fn run(confirm: bool, args: &[OsString]) -> Result<()> {
     ssh.arg("-o")
         .arg(remote_forward_option(&remote, &local)?)
         .args(args);
-    let err = ssh.exec();
-    let code = if err.kind() == std::io::ErrorKind::NotFound {
-        127
-    } else {
-        126
-    };
-    eprintln!("sso-agent: cannot run {}: {err}", program.to_string_lossy());
-    std::process::exit(code);
+    super::exec::exec_or_exit(&mut ssh, &program)
 }
 
 pub fn config(host: &str) -> Result<()> {
