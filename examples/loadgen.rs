@@ -5,7 +5,8 @@
 //! core at most: with a thread per connection, 64 client threads took turns with the agent on
 //! the 2 cores, and the p99 measured the client's scheduling as much as the agent.
 //!
-//! Prints one JSON line: requests, errors, seconds, requests/s, p50/p99/max latency (µs).
+//! Prints one JSON line: requests, errors, seconds, requests/s, p50/p99/max latency (µs), and
+//! the size of an answer.
 
 use sso_agent::protocol::{self, Envelope, Request, PROTOCOL_VERSION};
 use std::rc::Rc;
@@ -24,6 +25,8 @@ struct Load {
 struct Outcome {
     latencies: Vec<Duration>,
     errors: usize,
+    /// The size of the last answer's payload (the bench sizes the floor server's answer by it).
+    answer_bytes: usize,
 }
 
 fn main() {
@@ -98,12 +101,14 @@ async fn client(load: Rc<Load>, worker: usize, mut stream: UnixStream) -> Outcom
         if !answer.starts_with(br#"{"type":"credentials""#) {
             outcome.errors += 1;
         }
+        outcome.answer_bytes = answer.len();
     }
     outcome
 }
 
 fn report(outcomes: Vec<Outcome>, elapsed: Duration) {
     let errors: usize = outcomes.iter().map(|outcome| outcome.errors).sum();
+    let answer_bytes = outcomes.iter().map(|outcome| outcome.answer_bytes).max();
     let mut latencies: Vec<Duration> = outcomes
         .into_iter()
         .flat_map(|outcome| outcome.latencies)
@@ -112,11 +117,12 @@ fn report(outcomes: Vec<Outcome>, elapsed: Duration) {
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
     let seconds = elapsed.as_secs_f64();
     println!(
-        "{{\"requests\": {}, \"errors\": {errors}, \"seconds\": {seconds:.3}, \"per_second\": {:.0}, \"p50_us\": {:.1}, \"p99_us\": {:.1}, \"max_us\": {:.1}}}",
+        "{{\"requests\": {}, \"errors\": {errors}, \"seconds\": {seconds:.3}, \"per_second\": {:.0}, \"p50_us\": {:.1}, \"p99_us\": {:.1}, \"max_us\": {:.1}, \"answer_bytes\": {}}}",
         latencies.len(),
         latencies.len() as f64 / seconds,
         at(0.5),
         at(0.99),
-        at(1.0)
+        at(1.0),
+        answer_bytes.unwrap_or(0)
     );
 }

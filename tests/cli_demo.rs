@@ -16,6 +16,7 @@ fn the_demo_logs_in_and_serves_credentials_with_one_upstream_call() {
     for expected in [
         "Logged in to sso-session demo",
         "\"Version\": 1",
+        "runs of sso-agent-credential-process: ",
         "StartDeviceAuthorization   1",
         "GetRoleCredentials         1",
         "license profile licensed (",
@@ -59,4 +60,30 @@ fn the_demo_home_has_a_name_nobody_can_guess() {
     assert_ne!(name, format!("sso-agent-demo-{pid}"), "a predictable name");
     assert!(!dir.exists(), "{} was left behind", dir.display());
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// The demo runs the helper the README has tools run; without it next to the binary it says how
+/// to build it, and starts nothing.
+#[test]
+fn the_demo_without_the_helper_says_how_to_build_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lone = dir.path().join("sso-agent");
+    std::fs::copy(env!("CARGO_BIN_EXE_sso-agent"), &lone).unwrap();
+    let output = std::process::Command::new(&lone)
+        .arg("demo")
+        .env_remove("SSO_AGENT_SOCKET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("sso-agent-credential-process")
+            && stderr.contains("cargo build --release --locked"),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "it started: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }

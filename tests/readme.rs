@@ -34,7 +34,10 @@ fn commands(text: &str) -> Vec<&str> {
 fn set_up_is_two_commands() {
     let commands = commands(section("Set up"));
     assert_eq!(commands.len(), 2, "{commands:#?}");
-    assert!(commands[0].starts_with("cargo run --release -- demo"));
+    // `cargo run` would build only `sso-agent`; the demo also runs the helper.
+    assert!(
+        commands[0].starts_with("cargo build --release --locked && target/release/sso-agent demo")
+    );
     assert!(commands[1].starts_with("scripts/test"));
 }
 

@@ -108,6 +108,58 @@ fn a_client_that_never_reads_its_answers_is_cut_off() {
     stdout_of(&world.run(&["status"]));
 }
 
+/// A client that sends many requests before it reads any answer fills its socket buffer, so the
+/// agent's writes must wait for room (the connection is registered for readable events only,
+/// and a waiting write registers for writable ones); once it reads, every answer arrives whole,
+/// in order, and the connection goes on serving.
+#[test]
+fn a_client_that_reads_late_gets_every_answer() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(emulator());
+    let mut world = AgentHome::new(&emulator, "lateread");
+    world.start_agent();
+    let mut stream = UnixStream::connect(&world.socket).unwrap();
+    let frame = sso_agent::protocol::encode(&sso_agent::protocol::Envelope {
+        config_file: None,
+        version: sso_agent::protocol::PROTOCOL_VERSION,
+        body: sso_agent::protocol::Request::Status,
+    });
+    // Far more answer bytes than a Unix socket buffers (a few hundred KiB).
+    const REQUESTS: usize = 4000;
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        for _ in 0..REQUESTS {
+            writer.write_all(&frame).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answered = 0;
+    for _ in 0..REQUESTS {
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header).unwrap();
+        let mut answer = vec![0u8; u32::from_be_bytes(header) as usize];
+        stream.read_exact(&mut answer).unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer["type"], "status", "answer {answered}: {answer}");
+        answered += 1;
+    }
+    sending.join().unwrap();
+    assert_eq!(answered, REQUESTS);
+    // The same connection still answers at once.
+    let again = sso_agent::protocol::encode(&sso_agent::protocol::Envelope {
+        config_file: None,
+        version: sso_agent::protocol::PROTOCOL_VERSION,
+        body: sso_agent::protocol::Request::Status,
+    });
+    stream.write_all(&again).unwrap();
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).unwrap();
+    assert!(u32::from_be_bytes(header) > 0);
+}
+
 #[test]
 fn at_the_connection_cap_idle_connections_give_way_to_a_request() {
     raise_open_file_limit();

@@ -2,6 +2,7 @@
 //! limit and a timeout, answer, and shut down gracefully.
 
 mod idle;
+mod stream;
 
 use super::forward::ForwardGate;
 use super::{Agent, Reply};
@@ -11,6 +12,7 @@ use std::future::Future;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
+use stream::ReadableStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{watch, Notify, Semaphore};
@@ -178,7 +180,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(mut self, stream: UnixStream) {
+    async fn serve(self, stream: UnixStream) {
         let caller_pid = match stream.peer_cred() {
             Ok(peer) if peer.uid() == self.uid => {
                 peer.pid().and_then(|pid| u32::try_from(pid).ok())
@@ -202,24 +204,51 @@ impl Connection {
                 return;
             }
         };
+        let stream = match ReadableStream::new(stream) {
+            Ok(stream) => stream,
+            Err(err) => {
+                tracing::warn!("cannot register a connection: {err}");
+                return;
+            }
+        };
         let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
+        // Made once for the connection, not for every request: each one registers a waiter
+        // (the stop signal, the eviction) or a timer, which cost more than the answer's lookup.
+        let mut stopping = self.stopping.clone();
+        let mut stopped = std::pin::pin!(super::stopped(&mut stopping));
+        let mut evicted = std::pin::pin!(self.idle.evicted());
+        // The read deadline: a timer moved only when it fires before the current deadline.
+        let mut read_timer = std::pin::pin!(tokio::time::sleep(self.timeout));
         loop {
-            self.idle.set_idle(true);
-            let payload = tokio::select! {
-                read = tokio::time::timeout(self.timeout, read_frame(&mut stream)) => match read {
-                    Ok(Ok(payload)) => payload,
-                    Ok(Err(FrameError::Closed)) => return,
-                    Ok(Err(err)) => {
-                        // An oversize or broken frame: say why, then drop the connection.
-                        let _ = self.write(&mut stream, error_reply(err.to_string())).await;
-                        return;
+            let waiting_since = self.idle.set_idle();
+            let read = {
+                let mut read = std::pin::pin!(read_frame(&mut stream));
+                loop {
+                    tokio::select! {
+                        biased;
+                        read = &mut read => break Some(read),
+                        () = &mut read_timer => {
+                            let deadline = waiting_since + self.timeout;
+                            if std::time::Instant::now() >= deadline {
+                                break None; // silent for too long
+                            }
+                            read_timer.as_mut().reset(deadline.into());
+                        }
+                        () = &mut stopped => return,
+                        () = &mut evicted => return,
                     }
-                    Err(_) => return, // silent for too long
-                },
-                () = super::stopped(&mut self.stopping) => return,
-                () = self.idle.evicted() => return,
+                }
             };
-            self.idle.set_idle(false);
+            let payload = match read {
+                Some(Ok(payload)) => payload,
+                Some(Err(FrameError::Closed)) | None => return,
+                Some(Err(err)) => {
+                    // An oversize or broken frame: say why, then drop the connection.
+                    let _ = self.write(&mut stream, error_reply(err.to_string())).await;
+                    return;
+                }
+            };
+            self.idle.set_busy();
             let (reply, stop) = match decode_envelope(&payload) {
                 // `stop` and `status` are about the agent, not a file: they work from any shell.
                 // Over a forward the caller's config file is a remote path: the agent's own
@@ -267,7 +296,7 @@ impl Connection {
 
     /// Writes an answer within the time limit: a client that never reads does not keep the
     /// connection (and its slot) forever. False when the connection is done.
-    async fn write(&self, stream: &mut BufReader<UnixStream>, reply: Reply) -> bool {
+    async fn write(&self, stream: &mut BufReader<ReadableStream>, reply: Reply) -> bool {
         matches!(
             tokio::time::timeout(self.timeout, write_reply(stream, reply)).await,
             Ok(Ok(()))
@@ -284,7 +313,7 @@ fn error_reply(message: String) -> Reply {
 
 /// Reads one frame. The payload buffer grows with the bytes that arrive, not with the length
 /// the header announces: a header alone must not make the agent allocate 256 KiB.
-async fn read_frame(stream: &mut BufReader<UnixStream>) -> Result<Vec<u8>, FrameError> {
+async fn read_frame(stream: &mut BufReader<ReadableStream>) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     match stream.read_exact(&mut header).await {
         Ok(_) => {}
@@ -305,7 +334,7 @@ async fn read_frame(stream: &mut BufReader<UnixStream>) -> Result<Vec<u8>, Frame
     Ok(payload)
 }
 
-async fn write_reply(stream: &mut BufReader<UnixStream>, reply: Reply) -> std::io::Result<()> {
+async fn write_reply(stream: &mut BufReader<ReadableStream>, reply: Reply) -> std::io::Result<()> {
     match reply {
         Reply::Encoded(cached) => stream.write_all(&cached.frame).await,
         Reply::Message(response) => {

@@ -2,67 +2,78 @@
 //! idle longest is asked to close, so idle sockets cannot hold every slot until the read timeout.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Notify;
 
-#[derive(Default)]
 pub struct IdleConnections {
+    /// What the entries' times count from.
+    epoch: Instant,
     entries: Mutex<Entries>,
+}
+
+impl Default for IdleConnections {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            entries: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Default)]
 struct Entries {
     next_id: u64,
-    by_id: HashMap<u64, Entry>,
+    by_id: HashMap<u64, Arc<Entry>>,
 }
 
+/// One connection's state, written by the connection without the registry's lock (twice a
+/// request), read under it only at the connection cap.
 struct Entry {
-    /// `Some` while the connection waits for a request.
-    idle_since: Option<Instant>,
-    evict: Arc<Notify>,
+    /// Nanoseconds from the epoch, plus one, since the connection waits for a request; 0 while
+    /// it is busy.
+    idle_since: AtomicU64,
+    evict: Notify,
 }
 
 /// A connection's place in the registry; dropping it removes the entry.
 pub struct IdleHandle {
     id: u64,
     registry: Arc<IdleConnections>,
-    evict: Arc<Notify>,
+    entry: Arc<Entry>,
 }
 
 impl IdleConnections {
     pub fn register(registry: &Arc<Self>) -> IdleHandle {
-        let evict = Arc::new(Notify::new());
+        let entry = Arc::new(Entry {
+            idle_since: AtomicU64::new(0),
+            evict: Notify::new(),
+        });
         let mut entries = registry.lock();
         let id = entries.next_id;
         entries.next_id += 1;
-        entries.by_id.insert(
-            id,
-            Entry {
-                idle_since: None,
-                evict: evict.clone(),
-            },
-        );
+        entries.by_id.insert(id, entry.clone());
         IdleHandle {
             id,
             registry: registry.clone(),
-            evict,
+            entry,
         }
     }
 
     /// Asks the connection idle longest to close; false when none is idle (all are busy).
     pub fn evict_longest_idle(&self) -> bool {
-        let mut entries = self.lock();
+        let entries = self.lock();
         let Some(entry) = entries
             .by_id
-            .values_mut()
-            .filter(|entry| entry.idle_since.is_some())
-            .min_by_key(|entry| entry.idle_since)
+            .values()
+            .filter(|entry| entry.idle_since.load(Ordering::Acquire) != 0)
+            .min_by_key(|entry| entry.idle_since.load(Ordering::Acquire))
         else {
             return false;
         };
         // Not picked twice while it closes; `notify_one` keeps the wake-up if it is not waiting.
-        entry.idle_since = None;
+        entry.idle_since.store(0, Ordering::Release);
         entry.evict.notify_one();
         true
     }
@@ -75,15 +86,25 @@ impl IdleConnections {
 }
 
 impl IdleHandle {
-    pub fn set_idle(&self, idle: bool) {
-        if let Some(entry) = self.registry.lock().by_id.get_mut(&self.id) {
-            entry.idle_since = idle.then(Instant::now);
-        }
+    /// The connection waits for a request from now on, which it returns.
+    pub fn set_idle(&self) -> Instant {
+        let now = Instant::now();
+        let since = now
+            .saturating_duration_since(self.registry.epoch)
+            .as_nanos();
+        let since = u64::try_from(since).unwrap_or(u64::MAX - 1) + 1;
+        self.entry.idle_since.store(since, Ordering::Release);
+        now
+    }
+
+    /// The connection is serving a request.
+    pub fn set_busy(&self) {
+        self.entry.idle_since.store(0, Ordering::Release);
     }
 
     /// Completes when the server wants this connection's slot.
     pub async fn evicted(&self) {
-        self.evict.notified().await;
+        self.entry.evict.notified().await;
     }
 }
 
@@ -103,9 +124,9 @@ mod tests {
         let busy = IdleConnections::register(&registry);
         let older = IdleConnections::register(&registry);
         let newer = IdleConnections::register(&registry);
-        older.set_idle(true);
+        older.set_idle();
         std::thread::sleep(std::time::Duration::from_millis(2));
-        newer.set_idle(true);
+        newer.set_idle();
         assert!(registry.evict_longest_idle());
         tokio::time::timeout(std::time::Duration::from_secs(1), older.evicted())
             .await
