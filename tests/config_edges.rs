@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::home::AgentHome;
+use common::home::{credentials, AgentHome};
 use common::*;
 
 fn append(world: &AgentHome, text: &str) {
@@ -53,4 +53,91 @@ async fn a_file_that_is_not_utf8_is_one_clear_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     let logs = world.logs();
     assert!(!logs.contains("did not contain utf-8"), "{logs}");
+}
+
+/// The agent learns of edits from file events, not a `stat` per request: an editor's save (a new
+/// file renamed over the old one) is served by the very next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_saved_by_rename_is_served_at_the_next_request() {
+    let emulator = emulator().await;
+    scenario(
+        &emulator,
+        serde_json::json!({"auto_approve_after_polls": 1}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "rename");
+    world.start_agent();
+    credentials(&world, "dev");
+    let path = world.home.join(".aws/config");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config = config.replace("[profile readonly]", "[profile renamed-in]");
+    let saved = world.home.join(".aws/.config.swp");
+    std::fs::write(&saved, config).unwrap();
+    std::fs::rename(&saved, &path).unwrap();
+    assert!(credentials(&world, "renamed-in")["AccessKeyId"].is_string());
+    let gone = world.run(&["credential-process", "--profile", "readonly"]);
+    assert!(!gone.status.success(), "the old profile is still served");
+}
+
+/// A config that is a symlink (a dotfiles checkout): an edit of the file it points to is seen
+/// at once too, though it raises no event in ~/.aws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_behind_a_symlinked_config_is_served_at_the_next_request() {
+    let emulator = emulator().await;
+    scenario(
+        &emulator,
+        serde_json::json!({"auto_approve_after_polls": 1}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "symlinked");
+    let dotfiles = world.home.join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    let path = world.home.join(".aws/config");
+    std::fs::rename(&path, dotfiles.join("aws-config")).unwrap();
+    std::os::unix::fs::symlink(dotfiles.join("aws-config"), &path).unwrap();
+    world.start_agent();
+    credentials(&world, "dev");
+    let session = world.session.clone();
+    append(
+        &world,
+        &format!("\n[profile added]\nsso_session = {session}\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n"),
+    );
+    assert!(credentials(&world, "added")["AccessKeyId"].is_string());
+}
+
+/// Where no watch can be set (the config's directory does not exist when the agent starts), the
+/// agent looks at the file on every request, so the file it finds later is served at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_whose_directory_appears_later_is_served() {
+    let emulator = emulator().await;
+    scenario(
+        &emulator,
+        serde_json::json!({"auto_approve_after_polls": 1}),
+    )
+    .await;
+    let mut world = AgentHome::new(&emulator, "latedir");
+    let config = std::fs::read(world.home.join(".aws/config")).unwrap();
+    let later = world.home.join("later/aws");
+    let file = later.join("config");
+    world.start_agent_with(|command| {
+        command.env("AWS_CONFIG_FILE", &file);
+    });
+    let before = world
+        .command(&["credential-process", "--profile", "dev"])
+        .env("AWS_CONFIG_FILE", &file)
+        .output()
+        .unwrap();
+    assert!(!before.status.success(), "served a profile from no file");
+    std::fs::create_dir_all(&later).unwrap();
+    std::fs::write(&file, config).unwrap();
+    let after = world
+        .command(&["credential-process", "--profile", "dev"])
+        .env("AWS_CONFIG_FILE", &file)
+        .output()
+        .unwrap();
+    assert!(
+        after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
 }
