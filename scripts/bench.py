@@ -8,6 +8,7 @@ as the median of its per-pair ratios; the floors are static C programs built her
 """
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -24,7 +25,7 @@ RELEASE = ROOT / "target" / "release"
 LOADGEN = RELEASE / "examples" / "loadgen"
 TOOLS = ROOT / "target" / "bench-tools"
 RUNS_DIR = ROOT / "docs" / "bench-runs"
-FULL_RUNS = 3
+FULL_RUNS = int(os.environ.get("BENCH_RUNS", "3"))  # fewer only to try the bench out
 SESSIONS = 10
 ROLES = 1000
 AWS_V2 = "/usr/bin/aws"  # Debian's awscli (v2); a pip `aws` on PATH may be v1
@@ -209,7 +210,7 @@ def small_config_memory():
 
 def one_run(tools):
     figures = {"p3": {"small": small_config_memory(), "one_session": one_session_memory()}}
-    world = World(RELEASE, sessions=SESSIONS, roles=ROLES)
+    world = World(RELEASE, sessions=SESSIONS, roles=ROLES, cli_cache=True)
     try:
         idle_start = world.start_agent()
         figures["p3"]["idle"] = world.memory()
@@ -273,12 +274,25 @@ def criterion(name):
 def machine():
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), "unknown CPU")
-    return {"cores": len(__import__("os").sched_getaffinity(0)), "cpu": model,
+    return {"cores": len(os.sched_getaffinity(0)), "cpu": model,
             "kernel": subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()}
 
 
+def render_saved(path):
+    """`bench.py --report RUN.json`: docs/benchmarks.md again from a saved run (and the run saved
+    before it), measuring nothing."""
+    path = Path(path).resolve()
+    earlier = [p for p in sorted(RUNS_DIR.glob("*.json")) if p.name < path.name]
+    text = report.render(json.loads(path.read_text()), path.name, earlier[-1] if earlier else None)
+    (ROOT / "docs" / "benchmarks.md").write_text(text)
+    print(text)
+
+
 def main():
+    if sys.argv[1:2] == ["--report"]:
+        return render_saved(sys.argv[2])
     tools = timing.build_c(TOOLS, protocol_version())
+    in_process = {name: criterion(name) for name in ("cached, 10 roles", "cached, 10000 roles", "decode")}
     previous = sorted(RUNS_DIR.glob("*.json")) if RUNS_DIR.exists() else []
     commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip()
@@ -292,7 +306,7 @@ def main():
         "sizes": {"sso-agent": (RELEASE / "sso-agent").stat().st_size,
                   "sso-agent-credential-process": (RELEASE / "sso-agent-credential-process").stat().st_size,
                   "static helper": static_helper().stat().st_size if static_helper() else None},
-        "criterion": {name: criterion(name) for name in ("cached, 10 roles", "cached, 10000 roles", "decode")},
+        "criterion": in_process,
         "sessions": SESSIONS, "roles": ROLES,
         "runs": runs,
     }

@@ -15,7 +15,7 @@ from . import timing
 
 
 class World:
-    def __init__(self, bin_dir, sessions, roles):
+    def __init__(self, bin_dir, sessions, roles, cli_cache=False):
         self.bin = bin_dir / "sso-agent"
         self.helper = bin_dir / "sso-agent-credential-process"
         self.root = Path(tempfile.mkdtemp(prefix="sso-agent-bench-"))
@@ -36,7 +36,9 @@ class World:
         lines = []
         for s, session in enumerate(self.sessions):
             lines += [f"[sso-session {session}]", "sso_start_url = https://bench.awsapps.com/start",
-                      "sso_region = us-east-1", ""]
+                      "sso_region = us-east-1"]
+            # Session 0 exports the AWS CLI's token cache, which the clients' own SSO paths read.
+            lines += ["sso_agent_cli_cache = true", ""] if cli_cache and s == 0 else [""]
             for r in range(roles):
                 lines += [f"[profile s{s}-r{r}]", f"sso_session = {session}",
                           "sso_account_id = 111122223333", f"sso_role_name = Role{r:04}", ""]
