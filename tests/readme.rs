@@ -68,3 +68,55 @@ fn the_license_the_readme_names_is_the_emulators_built_in_one() {
     let arn = sso_agent::emulator::fixture::DEFAULT_LICENSE_ARN;
     assert!(README.contains(arn), "the README should name {arn}");
 }
+
+/// The performance figures the README quotes (`N ms`, `N µs`, `N MiB`, `N×`), each as written in
+/// docs/benchmarks.md, which `scripts/bench` renders from its saved run: none is typed by hand.
+fn quoted_figures(text: &str) -> Vec<String> {
+    const UNITS: [&str; 4] = [" ms", " µs", " MiB", "×"];
+    let mut figures = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let starts_number = bytes[start].is_ascii_digit()
+            && (start == 0
+                || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'.'));
+        if !starts_number {
+            start += 1;
+            continue;
+        }
+        let mut end = start;
+        while end < bytes.len()
+            && (bytes[end].is_ascii_digit() || bytes[end] == b'.' || bytes[end] == b',')
+        {
+            end += 1;
+        }
+        let number = text[start..end].trim_end_matches(['.', ',']);
+        if let Some(unit) = UNITS
+            .iter()
+            .find(|unit| text[start + number.len()..].starts_with(**unit))
+        {
+            figures.push(format!("{number}{unit}"));
+        }
+        start = end;
+    }
+    figures
+}
+
+#[test]
+fn the_readme_quotes_only_figures_of_the_benchmark_report() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let report = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap();
+    let figures = quoted_figures(&readme);
+    for figure in &figures {
+        assert!(
+            report.contains(figure.as_str()),
+            "the README quotes {figure}, which docs/benchmarks.md does not have"
+        );
+    }
+    // The scan itself finds what it must.
+    assert_eq!(
+        quoted_figures("a 1.33 ms run, 1.50× the floor, 2.1 MiB, v1.2 ms, 8 hours"),
+        ["1.33 ms", "1.50×", "2.1 MiB"]
+    );
+}

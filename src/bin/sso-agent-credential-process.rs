@@ -27,8 +27,9 @@ struct Args {
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     open_closed_standard_descriptors();
     // std still reads the arguments (glibc and macOS hand them over outside `main`).
-    let code = std::panic::catch_unwind(helper).unwrap_or(101); // the hook printed the panic
-                                                                // std's own start-up would flush stdout at exit; `--help` is printed there.
+    // On a panic the hook has printed the message already.
+    let code = std::panic::catch_unwind(helper).unwrap_or(101);
+    // std's own start-up would flush stdout at exit; `--help` is printed there.
     let _ = std::io::Write::flush(&mut std::io::stdout());
     libc::c_int::from(code)
 }
