@@ -636,9 +636,39 @@ async fn the_small_helper_answers_as_the_subcommand_and_can_start_the_agent() {
         "one agent, one cached answer, the same output"
     );
 
-    let usage = std::process::Command::new(small).output().unwrap();
-    assert_eq!(usage.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&usage.stderr).contains("usage"));
+    // `--profile=NAME` is the same request.
+    let joined = world.program(small).arg("--profile=dev").output().unwrap();
+    assert_eq!(stdout_of(&joined), from_subcommand);
+
+    // Every wrong command line is one line on stderr, status 2, nothing on stdout.
+    for (args, reason) in [
+        (&[][..], "--profile PROFILE is required"),
+        (
+            &["--profile"][..],
+            "missing argument for option '--profile'",
+        ),
+        (
+            &["--profile", "dev", "--region", "x"][..],
+            "invalid option '--region'",
+        ),
+        (&["dev"][..], "unexpected argument \"dev\""),
+    ] {
+        let usage = world.program(small).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&usage.stderr);
+        assert_eq!(usage.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(usage.stdout.is_empty(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(stderr.contains("usage: sso-agent-credential-process --profile PROFILE"));
+    }
+    let help = world.program(small).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout_of(&help).contains("--profile <PROFILE>"));
+    let version = world.program(small).arg("-V").output().unwrap();
+    assert_eq!(
+        stdout_of(&version).trim(),
+        format!("sso-agent-credential-process {}", env!("CARGO_PKG_VERSION"))
+    );
 
     let status: Value =
         serde_json::from_str(&stdout_of(&world.run(&["status", "--json"]))).unwrap();

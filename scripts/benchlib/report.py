@@ -199,7 +199,7 @@ def notes(saved):
             f"- **P2.** The floor server answers {floor_rate:,.0f}/s under the same load on these 2 cores, which the",
             "  load generator shares; that is the ceiling of any server here. The agent makes the same",
             f"  system calls a request as the floor (the row above); the rest of its CPU is its own work:",
-            "  decoding the JSON request, the lookup, and tokio's scheduling of two workers. With 64",
+            "  decoding the JSON request, the lookup, and tokio's scheduling (one thread). With 64",
             f"  requests always outstanding, Little's law puts the mean latency at 64 / throughput",
             f"  ({64 / rate * 1000:.2f} ms at {rate:,.0f}/s), so a p99 under 1 ms needs the throughput first.",
         ]

@@ -12,21 +12,57 @@
 
 #![no_main]
 
-use clap::Parser;
+const USAGE: &str = "usage: sso-agent-credential-process --profile PROFILE (see --help)";
 
-/// Prints AWS credential_process JSON (Version 1) for a profile, from the running sso-agent.
-#[derive(Parser)]
-#[command(name = "sso-agent-credential-process", version)]
-struct Args {
-    /// The [profile NAME] with the SSO keys (sso_session, sso_account_id, sso_role_name).
-    #[arg(long)]
-    profile: String,
+const HELP: &str = "\
+Prints AWS credential_process JSON (Version 1) for a profile, from the running sso-agent.
+
+Usage: sso-agent-credential-process --profile <PROFILE>
+
+Options:
+      --profile <PROFILE>  The [profile NAME] with the SSO keys (sso_session, sso_account_id,
+                           sso_role_name)
+  -h, --help               Print help
+  -V, --version            Print version
+";
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Args {
+    Credentials { profile: String },
+    Help,
+    Version,
+}
+
+/// The three options, by lexopt rather than clap: clap builds its whole command description at
+/// start-up, and its code and allocations were a measurable part of this process's run.
+fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Args, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_iter(args);
+    let mut profile = None;
+    while let Some(arg) = parser.next().map_err(|err| err.to_string())? {
+        match arg {
+            Long("profile") => {
+                let value = parser.value().map_err(|err| err.to_string())?;
+                let value = value
+                    .into_string()
+                    .map_err(|_| "the profile name is not valid UTF-8".to_string())?;
+                profile = Some(value);
+            }
+            Short('h') | Long("help") => return Ok(Args::Help),
+            Short('V') | Long("version") => return Ok(Args::Version),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    match profile {
+        Some(profile) => Ok(Args::Credentials { profile }),
+        None => Err("--profile PROFILE is required".to_string()),
+    }
 }
 
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     open_closed_standard_descriptors();
-    // std still reads the arguments (glibc and macOS hand them over outside `main`).
     // On a panic the hook has printed the message already.
     let code = std::panic::catch_unwind(helper).unwrap_or(101);
     // std's own start-up would flush stdout at exit; `--help` is printed there.
@@ -60,27 +96,28 @@ fn open_closed_standard_descriptors() {
 }
 
 fn helper() -> u8 {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(err) if !err.use_stderr() => {
-            // --help and --version: print and exit 0.
-            let _ = err.print();
-            return 0;
+    // std reads the arguments without std's start-up (glibc and macOS hand them over outside
+    // `main`).
+    match parse_args(std::env::args_os()) {
+        Ok(Args::Credentials { profile }) => match sso_agent::credential_process::run(&profile) {
+            Ok(()) => 0,
+            Err(err) => {
+                eprintln!("sso-agent: {err}");
+                1
+            }
+        },
+        Ok(Args::Help) => {
+            print!("{HELP}");
+            0
         }
-        Err(err) => {
+        Ok(Args::Version) => {
+            println!("sso-agent-credential-process {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Err(reason) => {
             // One line, as every other failure of the helper.
-            let reason = err.kind();
-            eprintln!(
-                "sso-agent-credential-process: {reason}; usage: sso-agent-credential-process --profile PROFILE (see --help)"
-            );
-            return 2;
-        }
-    };
-    match sso_agent::credential_process::run(&args.profile) {
-        Ok(()) => 0,
-        Err(err) => {
-            eprintln!("sso-agent: {err}");
-            1
+            eprintln!("sso-agent-credential-process: {reason}; {USAGE}");
+            2
         }
     }
 }
