@@ -343,8 +343,8 @@ enum Forwarded {
 }
 
 /// Looks for a live forward of the user's, newest first. Another user's socket is never
-/// connected to; a dead one of the user's is removed once a live one is found (while none
-/// answers they stay: they say that a forward was meant to be there).
+/// connected to; dead ones of the user's are left in place (see below), and when none answers
+/// the newest dead one is named: a forward was meant to be there.
 fn connect_forwarded() -> Forwarded {
     let Ok(found) = forward::candidates(Path::new(forward::FORWARD_DIR)) else {
         return Forwarded::None {

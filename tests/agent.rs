@@ -640,8 +640,24 @@ async fn the_small_helper_answers_as_the_subcommand_and_can_start_the_agent() {
     let joined = world.program(small).arg("--profile=dev").output().unwrap();
     assert_eq!(stdout_of(&joined), from_subcommand);
 
+    // A reader that is gone: one line and status 1 (SIGPIPE is ignored, as std's start-up does).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let broken = world
+        .program(small)
+        .args(["--profile", "dev"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(1), "{broken:?}");
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("cannot write the credentials"));
+
     // Every wrong command line is one line on stderr, status 2, nothing on stdout.
     for (args, reason) in [
+        (
+            &["--profile", "a", "--profile", "b"][..],
+            "--profile is given more than once",
+        ),
         (&[][..], "--profile PROFILE is required"),
         (
             &["--profile"][..],

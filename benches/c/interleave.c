@@ -84,8 +84,13 @@ int main(int argc, char **argv) {
     for (int r = 0; r < warmup; r++)
         for (int c = 0; c < count; c++) run(commands[c], &quiet);
     struct sample *samples = malloc(sizeof *samples * rounds * count);
+    /* Each round starts one command later, so no command always follows the same one (the
+       heaviest one's after-effects would otherwise land on its successor only). */
     for (int r = 0; r < rounds; r++)
-        for (int c = 0; c < count; c++) samples[r * count + c] = run(commands[c], &quiet);
+        for (int k = 0; k < count; k++) {
+            int c = (r + k) % count;
+            samples[r * count + c] = run(commands[c], &quiet);
+        }
     printf("{");
     print_series("wall_s", samples, count, rounds, 0);
     printf(", ");

@@ -29,8 +29,9 @@ def ratio_across(saved, get):
     pairs within the middle run."""
     runs = sorted(values(saved, get), key=lambda r: r["median"])
     middle = runs[len(runs) // 2]
-    return (f"{middle['median']:.2f}× (runs {runs[0]['median']:.2f}–{runs[-1]['median']:.2f}; "
-            f"pairs p25–p75 {middle['p25']:.2f}–{middle['p75']:.2f})")
+    pairs = (f"pairs {', '.join(f'{v:.2f}' for v in middle['values'])}" if "values" in middle
+             else f"pairs p25–p75 {middle['p25']:.2f}–{middle['p75']:.2f}")
+    return f"{middle['median']:.2f}× (runs {runs[0]['median']:.2f}–{runs[-1]['median']:.2f}; {pairs})"
 
 
 def verdict(ok):
@@ -157,7 +158,7 @@ def render(saved, saved_name, previous_path):
         f"({median_of(saved, lambda r: million(r)['peak_rss_kib']) / MIB:.1f} MiB) | | |",
     ]
     lines += notes(saved)
-    lines += method()
+    lines += method(saved)
     lines += profiles(saved)
     lines += fuzzing()
     lines += compared(saved, previous_path)
@@ -187,7 +188,7 @@ def notes(saved):
             f"  reading its answer costs any client that. Above the round trip, the `{best}` helper costs {faults:.0f} more",
             f"  page faults and {calls} more system calls (Profiles below): the client's checks (the socket's",
             "  directory is private, the peer is the agent's uid, read and write time limits) and a",
-            "  binary that maps more pages (Rust std, clap, serde). The dynamic helper also loads libc and",
+            "  binary that maps more pages (Rust std, serde). The dynamic helper also loads libc and",
             "  libgcc_s and relocates itself. std's own start-up is skipped (`no_main`); this VM exposes no",
             "  hardware counters (perf sees page faults and context switches only).",
         ]
@@ -195,11 +196,12 @@ def notes(saved):
     if mid(lambda r: r["p2"]["cpu_per_floor"]["median"]) > 1.5 or mid(lambda r: c64(r)["per_second"]) < 200000:
         floor_rate = mid(lambda r: statistics.median(x["per_second"] for x in r["p2"]["floor_runs"]))
         rate = mid(lambda r: c64(r)["per_second"])
+        calls_per_request = mid(lambda r: sum(r["p2"]["syscalls_per_request"].values()))
         lines += [
-            f"- **P2.** The floor server answers {floor_rate:,.0f}/s under the same load on these 2 cores, which the",
-            "  load generator shares; that is the ceiling of any server here. The agent makes the same",
-            f"  system calls a request as the floor (the row above); the rest of its CPU is its own work:",
-            "  decoding the JSON request, the lookup, and tokio's scheduling (one thread). With 64",
+            f"- **P2.** The floor server answers {floor_rate:,.0f}/s under the same load on these {saved['machine']['cores']} cores, which the",
+            f"  load generator shares; that is the ceiling of any server here. The agent makes {calls_per_request:.2f}",
+            "  system calls a request (the row above), the read and the write any server needs; the rest of its CPU",
+            "  is its own work: decoding the JSON request, the lookup, and tokio's scheduling. With 64",
             f"  requests always outstanding, Little's law puts the mean latency at 64 / throughput",
             f"  ({64 / rate * 1000:.2f} ms at {rate:,.0f}/s), so a p99 under 1 ms needs the throughput first.",
         ]
@@ -208,7 +210,7 @@ def notes(saved):
         lines += [
             f"- **flat.** In process the lookup is flat ({crit['cached, 10 roles']['median']:.0f} → {crit['cached, 10000 roles']['median']:.0f} ns, the criterion row);",
             f"  over the socket the clients rotate over {saved['runs'][0]['flat']['profiles']:,} distinct answers, each kept encoded",
-            "  (about 0.4 KB), so most requests read memory the CPU caches no longer hold. Without",
+            f"  ({saved['runs'][0]['p2']['c1']['answer_bytes']:,} bytes), so most requests read memory the CPU caches no longer hold. Without",
             "  hardware counters in this VM the cache misses are inferred, not measured.",
         ]
     p3 = lambda run: run["p3"]
@@ -219,18 +221,20 @@ def notes(saved):
             f"- **P3.** Most of the one-session figure is file-backed ({mid(lambda r: one(r)['file_backed']) / MIB:.1f} MiB): pages of the",
             f"  agent's own {size:.0f} MB binary (tokio, the AWS SDK, rustls, zbus) and of libc, which the",
             "  kernel maps around each page touched, shares between processes and drops under memory",
-            f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with 1,000 roles,",
-            f"  {mid(lambda r: full(r)['anonymous']) / MIB:.1f} MiB with 10,000): each cached role keeps its answer encoded, the",
-            "  role's key and its renewal state, and the config index keeps every profile. Fewer glibc",
-            "  arenas (`MALLOC_ARENA_MAX`) were tried and gave no lasting gain; a smaller binary (the SDK",
-            "  crates built for size) was not tried.",
+            f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with {saved['roles']:,} roles,",
+            f"  {mid(lambda r: full(r)['anonymous']) / MIB:.1f} MiB with {saved['runs'][0]['p3']['cached_roles']:,}): each cached role keeps its answer encoded, the",
+            "  role's key and its renewal state, and the config index keeps every profile. Tried by hand,",
+            "  outside this run: fewer glibc arenas (`MALLOC_ARENA_MAX`) gave no lasting gain, and",
+            "  `madvise(MADV_RANDOM)` on the binary does not stop the kernel mapping around a fault.",
+            "  Not tried: a smaller binary (the SDK crates built for size).",
         ]
     if len(lines) == 3:
         lines.append("Every target is met.")
     return lines
 
 
-def method():
+def method(saved):
+    rounds = sorted({user.get("rounds", 15) for run in saved["runs"] for user in run["users"].values()})
     return [
         "",
         "## How each figure is taken",
@@ -240,9 +244,9 @@ def method():
         "  gives peak RSS and page faults). The round-trip floor sends the same request frame as the",
         "  helper (its bytes are built from the agent's protocol version) and checks the answer.",
         "- users: each client resolving credentials through our helper and by its own native SSO path",
-        "  with a warm token cache (the agent's `sso_agent_cli_cache` export), 15 rounds interleaved.",
+        f"  with a warm token cache (the agent's `sso_agent_cli_cache` export), {' or '.join(map(str, rounds))} rounds interleaved.",
         "- P2: `examples/loadgen.rs`, one persistent connection per client, closed loop, a bounded number",
-        "  of requests each; one client thread, sharing the 2 cores with the server. At 64 clients the",
+        f"  of requests each; one client thread, sharing the {saved['machine']['cores']} cores with the server. At 64 clients the",
         "  agent and the floor server (`benches/c/floor_server.c`) take the same load in turn, 3 times a",
         "  run; the CPU time is the server's user + system time over the load, from /proc/PID/stat.",
         "- flat: the same 64-client load over 10 profiles and over every profile, alternately, 3 times.",
@@ -287,11 +291,15 @@ def headline(saved):
     """The figures every schema of saved run has, by name (schema 1: one run, hyperfine)."""
     if saved.get("schema") != 2:
         return {"helper, warm (ms)": saved["p1"][1][0] * 1e3,
+                "1 client (requests/s)": saved["p2"][0][1]["per_second"],
+                "1 client, p50 (µs)": saved["p2"][0][1]["p50_us"],
                 "64 clients (requests/s)": saved["p2"][-1][1]["per_second"],
                 "RSS, 10 × 1,000 cached roles (MiB)": saved["full_rss"] / MIB,
                 "RSS, idle, one profile (MiB)": saved["small_rss"] / MIB,
                 "`exec -- /bin/true` (ms)": saved["tools"][2][0] * 1e3}
     return {"helper, warm (ms)": median_of(saved, lambda r: r["p1"]["helper_ms"]),
+            "1 client (requests/s)": median_of(saved, lambda r: r["p2"]["c1"]["per_second"]),
+            "1 client, p50 (µs)": median_of(saved, lambda r: r["p2"]["c1"]["p50_us"]),
             "64 clients (requests/s)": median_of(saved, lambda r: r["p2"]["c64"]["per_second"]),
             "RSS, 10 × 1,000 cached roles (MiB)": median_of(saved, lambda r: r["p3"]["full"]["rss"]) / MIB,
             "RSS, idle, one profile (MiB)": median_of(saved, lambda r: r["p3"]["small"]["rss"]) / MIB,
@@ -305,7 +313,10 @@ def compared(saved, previous_path):
     before = json.loads(Path(previous_path).read_text())
     was, now = headline(before), headline(saved)
     lines.append(f"From `docs/bench-runs/{Path(previous_path).name}` (commit {before.get('commit', '?')}, "
-                 f"{len(before.get('runs', [before]))} run(s)), read from that file:")
+                 f"{len(before.get('runs', [before]))} run(s)), read from that file.")
+    if before.get("schema") != 2:
+        lines.append("That run measured each figure once, the helper with hyperfine (a mean, in a block of its "
+                     "own), so part of each change below is the change of method.")
     lines.append("")
     lines += [f"- {name}: {was[name]:,.2f} → {now[name]:,.2f}" for name in now]
     return lines

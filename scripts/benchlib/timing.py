@@ -51,8 +51,12 @@ def quantile(values, q):
 
 def spread(values):
     """A sample's median and its spread: the quartiles and the extremes."""
-    return {"median": statistics.median(values), "p25": quantile(values, 0.25),
-            "p75": quantile(values, 0.75), "min": min(values), "max": max(values)}
+    out = {"median": statistics.median(values), "p25": quantile(values, 0.25),
+           "p75": quantile(values, 0.75), "min": min(values), "max": max(values)}
+    if len(values) < 5:
+        # Quartiles of so few are the extremes: the report lists the values instead.
+        out["values"] = list(values)
+    return out
 
 
 def pair_ratios(numerators, denominators):

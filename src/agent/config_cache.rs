@@ -6,9 +6,9 @@
 mod watch;
 
 use crate::config::{AwsConfig, ConfigError, ConfigIndex, ProfileConfig, SsoSessionConfig};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
-use watch::{ChangeWatch, RECHECK};
+use watch::ChangeWatch;
 
 pub struct ConfigCache {
     /// Resolved once: the agent's environment does not change.
@@ -21,12 +21,12 @@ struct Loaded {
     file: Option<FileVersion>,
     /// When the file was last looked at.
     checked: Instant,
-    config: std::sync::Arc<ConfigIndex>,
+    config: Arc<ConfigIndex>,
 }
 
 /// What tells one version of the file from another without reading it: a replaced file has a
 /// new inode, and an edit within the file system's time granularity still changes the size.
-#[derive(PartialEq)]
+#[derive(PartialEq, Clone, Copy)]
 struct FileVersion {
     modified: SystemTime,
     len: u64,
@@ -61,34 +61,42 @@ impl ConfigCache {
     }
 
     /// The configuration, read again if the file changed.
-    pub async fn current(&self) -> Result<std::sync::Arc<ConfigIndex>, ConfigError> {
+    pub async fn current(&self) -> Result<Arc<ConfigIndex>, ConfigError> {
         let changed = self.watch.take_change();
-        if let Some(loaded) = self.lock().as_mut() {
-            if !changed && loaded.checked.elapsed() < RECHECK {
-                return Ok(loaded.config.clone());
+        let last_seen = match self.lock().as_ref() {
+            Some(loaded) if !changed && loaded.checked.elapsed() < self.watch.recheck() => {
+                return Ok(loaded.config.clone())
             }
-            let file = FileVersion::of(&self.path);
-            if loaded.file == file {
+            Some(loaded) => Some(loaded.file),
+            None => None,
+        };
+        // The look runs off the agent's one thread: a stat on an NFS home can hang, and a parse
+        // of a large config takes milliseconds that every other connection would wait for.
+        let path = self.path.clone();
+        let look = tokio::task::spawn_blocking(move || look_at(&path, last_seen))
+            .await
+            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+        let mut loaded = self.lock();
+        match (look, loaded.as_mut()) {
+            (Look::Unchanged, Some(loaded)) => {
                 loaded.checked = Instant::now();
-                return Ok(loaded.config.clone());
+                Ok(loaded.config.clone())
             }
-        }
-        let file = FileVersion::of(&self.path);
-        let config = match AwsConfig::load().await {
-            Ok(config) => std::sync::Arc::new(config.index()),
-            Err(err) => {
+            (Look::Unchanged, None) => unreachable!("the file was unchanged from a load"),
+            (Look::Read(file, Ok(config)), _) => {
+                *loaded = Some(Loaded {
+                    file,
+                    checked: Instant::now(),
+                    config: config.clone(),
+                });
+                Ok(config)
+            }
+            (Look::Read(_, Err(err)), _) => {
                 // The next request reads the file again, as this one did, and says why.
                 self.watch.mark_changed();
-                return Err(err);
+                Err(err)
             }
-        };
-        release_freed_memory();
-        *self.lock() = Some(Loaded {
-            file,
-            checked: Instant::now(),
-            config: config.clone(),
-        });
-        Ok(config)
+        }
     }
 
     pub async fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {
@@ -98,7 +106,7 @@ impl ConfigCache {
     pub async fn served_role(
         &self,
         name: &str,
-    ) -> Result<std::sync::Arc<crate::config::RoleKey>, ConfigError> {
+    ) -> Result<Arc<crate::config::RoleKey>, ConfigError> {
         self.current().await?.served_role(name)
     }
 
@@ -111,6 +119,27 @@ impl ConfigCache {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// What one look at the file found.
+enum Look {
+    /// The version last read is still there.
+    Unchanged,
+    /// The file as it is now (its version, taken before the read), or why it cannot be used.
+    Read(Option<FileVersion>, Result<Arc<ConfigIndex>, ConfigError>),
+}
+
+/// Blocking: a stat, and a read and parse when the version is not `last_seen`.
+fn look_at(path: &str, last_seen: Option<Option<FileVersion>>) -> Look {
+    let file = FileVersion::of(path);
+    if last_seen == Some(file) {
+        return Look::Unchanged;
+    }
+    // `AwsConfig::load` is async for aws-config's file system shim, which reads synchronously.
+    let config = tokio::runtime::Handle::current().block_on(AwsConfig::load());
+    let config = config.map(|config| Arc::new(config.index()));
+    release_freed_memory();
+    Look::Read(file, config)
 }
 
 /// Hands freed heap back to the system: glibc keeps it otherwise, and the parse of a large config

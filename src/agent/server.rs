@@ -225,6 +225,7 @@ impl Connection {
                 let mut read = std::pin::pin!(read_frame(&mut stream));
                 loop {
                     tokio::select! {
+                        // A request already sent is answered before a stop closes the connection.
                         biased;
                         read = &mut read => break Some(read),
                         () = &mut read_timer => {

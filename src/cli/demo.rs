@@ -53,7 +53,7 @@ impl Demo {
         let helper = exe.with_file_name("sso-agent-credential-process");
         if !helper.is_file() {
             bail!(
-                "the demo runs the helper your tools will run, {}, and it is not built; build both binaries first: cargo build --release --locked",
+                "the demo runs the helper your tools will run, {}, and it is not built; build both binaries first: cargo build --release --locked (for target/release; without --release for target/debug)",
                 helper.display()
             );
         }

@@ -2,9 +2,13 @@
 //! the file: inotify on Linux, FSEvents on macOS, through `notify`. Events are not the whole
 //! truth (an edit from another host on an NFS home raises none, nor does one behind a symlinked
 //! directory that is not watched), so the cache also looks at the file once a `RECHECK`.
+//! An event is noticed on notify's thread, so a request sent the instant a save returns may
+//! still be answered from the old file: within `RECHECK` at the most.
 
+use notify::event::{AccessKind, AccessMode, Event, EventKind};
 use notify::{RecursiveMode, Watcher};
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +16,20 @@ use std::time::Duration;
 /// The longest a request trusts the last look at the file without an event.
 pub const RECHECK: Duration = Duration::from_secs(1);
 
+/// `SSO_AGENT_CONFIG_RECHECK_MS` changes `RECHECK`: tests set it long, so that only an event
+/// can make the agent see an edit.
+fn recheck_from_env() -> Duration {
+    std::env::var("SSO_AGENT_CONFIG_RECHECK_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(RECHECK, Duration::from_millis)
+}
+
 pub struct ChangeWatch {
     changed: Arc<AtomicBool>,
+    recheck: Duration,
     /// Kept for its thread and its watches; `None` when no watch could be set.
-    _watcher: Option<notify::RecommendedWatcher>,
+    watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl ChangeWatch {
@@ -31,21 +45,28 @@ impl ChangeWatch {
             .ok();
         Self {
             changed,
-            _watcher: watcher,
+            recheck: recheck_from_env(),
+            watcher,
         }
     }
 
     fn watch(path: &Path, changed: Arc<AtomicBool>) -> notify::Result<notify::RecommendedWatcher> {
-        let mut watcher =
-            notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
-                // Any event, or an error (a lost event), means: look at the file again.
-                changed.store(true, Ordering::Release);
-            })?;
-        let mut directories = vec![parent(path)];
+        let mut watched = Watched {
+            directories: vec![parent(path)],
+            names: path.file_name().map(OsString::from).into_iter().collect(),
+        };
         if let Ok(target) = std::fs::canonicalize(path) {
-            directories.push(parent(&target));
+            watched.directories.push(parent(&target));
+            watched.names.extend(target.file_name().map(OsString::from));
         }
-        directories.dedup();
+        watched.directories.dedup();
+        let directories = watched.directories.clone();
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+            // An error may be a lost event: look at the file again.
+            if event.map_or(true, |event| watched.may_change_the_file(&event)) {
+                changed.store(true, Ordering::Release);
+            }
+        })?;
         for directory in directories {
             watcher.watch(&directory, RecursiveMode::NonRecursive)?;
         }
@@ -54,7 +75,12 @@ impl ChangeWatch {
 
     /// Whether a watch is set: without one, every request must look at the file.
     pub fn is_watching(&self) -> bool {
-        self._watcher.is_some()
+        self.watcher.is_some()
+    }
+
+    /// How long the last look at the file is trusted without an event.
+    pub fn recheck(&self) -> Duration {
+        self.recheck
     }
 
     /// Makes the next `take_change` true.
@@ -70,9 +96,125 @@ impl ChangeWatch {
     }
 }
 
+/// The watched directories and the names in them that are the config (the link and its target).
+struct Watched {
+    directories: Vec<PathBuf>,
+    names: Vec<OsString>,
+}
+
+impl Watched {
+    /// Whether an event may mean the config changed. Reads are not changes: the AWS CLI and the
+    /// SDKs open the config before every `credential_process` run, and so does a reload. Nor is
+    /// anything that happens to another file in the directory (`credentials`, `sso/cache`).
+    fn may_change_the_file(&self, event: &Event) -> bool {
+        if event.need_rescan() {
+            return true;
+        }
+        if let EventKind::Access(kind) = event.kind {
+            if kind != AccessKind::Close(AccessMode::Write) {
+                return false;
+            }
+        }
+        // An event without paths says nothing of which file: look.
+        event.paths.is_empty()
+            || event.paths.iter().any(|path| {
+                self.directories.contains(path)
+                    || path
+                        .file_name()
+                        .is_some_and(|name| self.names.iter().any(|ours| ours == name))
+            })
+    }
+}
+
 fn parent(path: &Path) -> std::path::PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, DataChange, Flag, ModifyKind, RenameMode};
+
+    fn watched() -> Watched {
+        Watched {
+            directories: vec!["/home/u/.aws".into(), "/home/u/dotfiles".into()],
+            names: vec!["config".into(), "aws-config".into()],
+        }
+    }
+
+    fn event(kind: EventKind, paths: &[&str]) -> Event {
+        paths
+            .iter()
+            .fold(Event::new(kind), |event, path| event.add_path(path.into()))
+    }
+
+    #[test]
+    fn writes_renames_and_lost_events_of_the_config_are_changes() {
+        let watched = watched();
+        for (kind, paths) in [
+            (
+                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                &["/home/u/.aws/config"][..],
+            ),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                &["/home/u/.aws/config"],
+            ),
+            // An editor's save: its temporary file renamed over the config.
+            (
+                EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+                &["/home/u/.aws/.config.swp", "/home/u/.aws/config"],
+            ),
+            // The symlink's target, in its own directory.
+            (
+                EventKind::Create(CreateKind::File),
+                &["/home/u/dotfiles/aws-config"],
+            ),
+            // The watched directory itself went away.
+            (
+                EventKind::Remove(notify::event::RemoveKind::Folder),
+                &["/home/u/.aws"],
+            ),
+            (EventKind::Other, &[]),
+        ] {
+            assert!(
+                watched.may_change_the_file(&event(kind, paths)),
+                "{kind:?} {paths:?}"
+            );
+        }
+        let overflow = Event::new(EventKind::Other).set_flag(Flag::Rescan);
+        assert!(watched.may_change_the_file(&overflow));
+    }
+
+    #[test]
+    fn reads_of_the_config_and_other_files_are_not() {
+        let watched = watched();
+        for (kind, paths) in [
+            (
+                EventKind::Access(AccessKind::Open(AccessMode::Any)),
+                &["/home/u/.aws/config"][..],
+            ),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Read)),
+                &["/home/u/.aws/config"],
+            ),
+            (
+                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                &["/home/u/.aws/credentials"],
+            ),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                &["/home/u/.aws/credentials"],
+            ),
+            (EventKind::Create(CreateKind::Folder), &["/home/u/.aws/sso"]),
+        ] {
+            assert!(
+                !watched.may_change_the_file(&event(kind, paths)),
+                "{kind:?} {paths:?}"
+            );
+        }
     }
 }

@@ -64,11 +64,15 @@ impl IdleConnections {
     /// Asks the connection idle longest to close; false when none is idle (all are busy).
     pub fn evict_longest_idle(&self) -> bool {
         let entries = self.lock();
-        let Some(entry) = entries
+        // One load of each entry: one that turns busy meanwhile must not be read as idle.
+        let Some((_, entry)) = entries
             .by_id
             .values()
-            .filter(|entry| entry.idle_since.load(Ordering::Acquire) != 0)
-            .min_by_key(|entry| entry.idle_since.load(Ordering::Acquire))
+            .filter_map(|entry| {
+                let since = entry.idle_since.load(Ordering::Acquire);
+                (since != 0).then_some((since, entry))
+            })
+            .min_by_key(|(since, _)| *since)
         else {
             return false;
         };
