@@ -552,7 +552,7 @@ fn agent_executable() -> Result<PathBuf, String> {
         .find(|candidate| candidate.is_file());
     on_path.ok_or_else(|| {
         format!(
-            "there is no {} and no `sso-agent` on PATH; install both programs together (`cargo install --locked --path .` puts them on PATH)",
+            "there is no {} and no `sso-agent` on PATH; install both programs together (`cargo install --locked` from the source tree puts them on PATH), or, on a remote host, connect with `sso-agent ssh HOST` from the machine that runs the agent",
             beside.display()
         )
     })

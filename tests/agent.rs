@@ -668,6 +668,10 @@ async fn the_small_helper_answers_as_the_subcommand_and_can_start_the_agent() {
             "invalid option '--region'",
         ),
         (&["dev"][..], "unexpected argument \"dev\""),
+        (
+            &["--proflie", "dev"][..],
+            "invalid option '--proflie' (did you mean --profile?)",
+        ),
     ] {
         let usage = world.program(small).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&usage.stderr);

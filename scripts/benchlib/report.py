@@ -66,7 +66,13 @@ def render(saved, saved_name, previous_path):
         "How to read a figure: the median of the runs' figures, then their range. A ratio comes from",
         "one interleaved loop (A B A B …, `benches/c/interleave.c`): each pair taken back to back gives",
         "one ratio; a run reports the median of its pairs, and the quartiles of the middle run's pairs",
-        "show their spread. The floors are C programs the bench builds (`benches/c/`).",
+        "show their spread (fewer than 5 pairs are listed). The floors are C programs the bench builds",
+        "(`benches/c/`); each round of the loop starts one command later, so none always follows the same one.",
+        "",
+        "The rows and their targets (from the project's performance issue): P1 is one `credential_process`",
+        "call, start to exit; P2 the agent's throughput and CPU on cached answers; flat the cost of many",
+        "profiles; P3 the agent's memory; P4 how many upstream calls many cold callers cause; P5 start-up",
+        "and the in-process cost of a request; tools and users what other commands and clients take.",
         "",
         "| # | figure | measured | target | |",
         "|---|---|---|---|---|",
@@ -218,7 +224,7 @@ def notes(saved):
     if mid(lambda r: one(r)["rss"]) > 12 * MIB or mid(lambda r: full(r)["rss"]) > 20 * MIB:
         size = saved["sizes"]["sso-agent"] / 1e6
         lines += [
-            f"- **P3.** Most of the one-session figure is file-backed ({mid(lambda r: one(r)['file_backed']) / MIB:.1f} MiB): pages of the",
+            f"- **P3.** Most of the one-session figure (the row \"1 session × {saved['roles']:,} cached roles\") is file-backed ({mid(lambda r: one(r)['file_backed']) / MIB:.1f} MiB): pages of the",
             f"  agent's own {size:.0f} MB binary (tokio, the AWS SDK, rustls, zbus) and of libc, which the",
             "  kernel maps around each page touched, shares between processes and drops under memory",
             f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with {saved['roles']:,} roles,",
@@ -282,8 +288,8 @@ def fuzzing():
         cells = [cell.strip(" `") for cell in row.strip("|").split("|")]
         if cells[0] == "config" and cells[1].isdigit():
             rate = int(cells[1]) / int(cells[2].removesuffix(" s"))
-            lines += ["", f"The config target ran {rate:,.0f} inputs/s there, so 10 M executions take "
-                          f"`scripts/fuzz {int(10e6 / rate) + 60} config`."]
+            lines += ["", f"The config target ran {rate:,.0f} inputs/s there, so 10 M executions take about "
+                          f"`scripts/fuzz {int(10e6 / rate) + 60} config` (a minute more for start-up)."]
     return lines
 
 
@@ -318,5 +324,6 @@ def compared(saved, previous_path):
         lines.append("That run measured each figure once, the helper with hyperfine (a mean, in a block of its "
                      "own), so part of each change below is the change of method.")
     lines.append("")
-    lines += [f"- {name}: {was[name]:,.2f} → {now[name]:,.2f}" for name in now]
+    digits = lambda name: 0 if "requests/s" in name else 2
+    lines += [f"- {name}: {was[name]:,.{digits(name)}f} → {now[name]:,.{digits(name)}f}" for name in now]
     return lines

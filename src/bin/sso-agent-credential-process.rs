@@ -24,8 +24,9 @@ Prints AWS credential_process JSON (Version 1) for a profile, from the running s
 Usage: sso-agent-credential-process --profile <PROFILE>
 
 Options:
-      --profile <PROFILE>  The [profile NAME] with the SSO keys (sso_session, sso_account_id,
-                           sso_role_name)
+      --profile <PROFILE>  The [profile NAME] to serve: the one with the SSO keys (sso_session,
+                           sso_account_id, sso_role_name), the one whose credential_process runs
+                           this helper, or a License Manager one
   -h, --help               Print help
   -V, --version            Print version
 ";
@@ -56,6 +57,11 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> 
             }
             Short('h') | Long("help") => return Ok(Args::Help),
             Short('V') | Long("version") => return Ok(Args::Version),
+            Long(typo) if strsim::jaro_winkler(typo, "profile") > 0.8 => {
+                return Err(format!(
+                    "invalid option '--{typo}' (did you mean --profile?)"
+                ))
+            }
             other => return Err(other.unexpected().to_string()),
         }
     }

@@ -21,7 +21,7 @@ pub fn run(listen: SocketAddr, fixture: Option<PathBuf>) -> Result<()> {
         writeln!(stdout, "listening on {}", emulator.base_url)?;
         stdout.flush()?;
         eprintln!(
-            "sso-oidc and sso portal endpoint: {url}\n  export AWS_ENDPOINT_URL_SSO_OIDC={url} AWS_ENDPOINT_URL_SSO={url}\n  control API: {url}/_emulator/ (approve, deny, scenario, log, advance)",
+            "endpoint of sso-oidc, the sso portal, License Manager and STS: {url}\n  export AWS_ENDPOINT_URL_SSO_OIDC={url} AWS_ENDPOINT_URL_SSO={url} AWS_ENDPOINT_URL_LICENSE_MANAGER={url} AWS_ENDPOINT_URL_STS={url}\n  (before the first sso-agent command: an agent keeps the endpoints it started with)\n  control API: {url}/_emulator/ (approve, deny, scenario, log, advance); approve every login:\n  curl -sS -X PUT -H 'content-type: application/json' -d '{{\"auto_approve_after_polls\": 1}}' {url}/_emulator/scenario",
             url = emulator.base_url
         );
         sso_agent::agent::daemon::shutdown_signal().await;
