@@ -69,10 +69,10 @@ fn the_license_the_readme_names_is_the_emulators_built_in_one() {
     assert!(README.contains(arn), "the README should name {arn}");
 }
 
-/// The performance figures the README quotes (`N ms`, `N µs`, `N MiB`, `N×`), each as written in
+/// The performance figures the README quotes (`N ms`, `N µs`, `N MiB`, `N/s`, `N×`, …), each as written in
 /// docs/benchmarks.md, which `scripts/bench` renders from its saved run: none is typed by hand.
 fn quoted_figures(text: &str) -> Vec<String> {
-    const UNITS: [&str; 4] = [" ms", " µs", " MiB", "×"];
+    const UNITS: [&str; 9] = [" ms", " µs", " ns", " MiB", " MB", " KiB", " KB", "/s", "×"];
     let mut figures = Vec::new();
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -116,7 +116,9 @@ fn the_readme_quotes_only_figures_of_the_benchmark_report() {
     }
     // The scan itself finds what it must.
     assert_eq!(
-        quoted_figures("a 1.33 ms run, 1.50× the floor, 2.1 MiB, v1.2 ms, 8 hours"),
-        ["1.33 ms", "1.50×", "2.1 MiB"]
+        quoted_figures(
+            "a 1.33 ms run, 1.50× the floor, 2.1 MiB, 0.7 MB, 245,505/s, v1.2 ms, 8 hours"
+        ),
+        ["1.33 ms", "1.50×", "2.1 MiB", "0.7 MB", "245,505/s"]
     );
 }
