@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import clients, report, timing  # noqa: E402
+from benchlib import clients, report, residency, timing  # noqa: E402
 from benchlib.world import World  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,8 @@ def one_session_memory():
         warm = world.loadgen(LOADGEN, 10, ROLES // 10, world.profiles(0))
         assert warm["errors"] == 0, warm
         time.sleep(0.5)
-        return {"idle": idle, "cached": world.memory(), "cached_roles": len(world.status()["roles"])}
+        return {"idle": idle, "cached": world.memory(), "cached_roles": len(world.status()["roles"]),
+                "text": residency.resident_text_by_crate(world.agent.pid, world.bin)}
     finally:
         world.close()
 

@@ -236,10 +236,17 @@ def notes(saved):
     one, full = (lambda r: p3(r)["one_session"]["cached"]), (lambda r: p3(r)["full"])
     if mid(lambda r: one(r)["rss"]) > 12 * MIB or mid(lambda r: full(r)["rss"]) > 20 * MIB:
         size = saved["sizes"]["sso-agent"] / 1e6
+    text = resident_text(saved)
+    if text:
+        top = list(text["by_crate_kib"].items())[:5]
+        whose = (f"{text['resident_kib'] / 1024:.1f} of its {text['text_kib'] / 1024:.1f} MiB of code is resident, "
+                 "the most of it " + ", ".join(f"{crate} ({kib:,} KiB)" for crate, kib in top) + "; Profiles below")
+    else:
+        whose = "this run did not profile which crates"
         lines += [
             f"- **P3.** Most of the one-session figure (the row \"1 session × {saved['roles']:,} cached roles\") is file-backed ({mid(lambda r: one(r)['file_backed']) / MIB:.1f} MiB): pages of the",
-            f"  agent's own {size:.0f} MB binary (tokio, the AWS SDK, rustls, zbus) and of libc, which the",
-            "  kernel maps around each page touched, shares between processes and drops under memory",
+            f"  agent's own {size:.0f} MB binary ({whose}) and of libc, which the",
+            "  kernel maps around each page touched (so not all of it ran), shares between processes and drops under memory",
             f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with {saved['roles']:,} roles,",
             f"  {mid(lambda r: full(r)['anonymous']) / MIB:.1f} MiB with {saved['runs'][0]['p3']['cached_roles']:,}): each cached role keeps its answer encoded, the",
             "  role's key and its renewal state, and the config index keeps every profile. Tried by hand,",
@@ -288,7 +295,18 @@ def profiles(saved):
         calls = sorted(run["syscalls"][name].items(), key=lambda kv: -kv[1])
         lines.append(f"- P1 system calls of one `{name}` run (strace -c): {sum(c for _, c in calls)}: " +
                      ", ".join(f"{n} {c}" for n, c in calls) + ".")
+    text = resident_text(saved)
+    if text:
+        lines.append(f"- P3 the agent binary's resident code (one session, every role cached; /proc/PID/pagemap, "
+                     f"functions from its symbol table): {text['resident_kib'] / 1024:.1f} of its "
+                     f"{text['text_kib'] / 1024:.1f} MiB of code, by crate (KiB): " +
+                     ", ".join(f"{crate} {kib:,}" for crate, kib in list(text["by_crate_kib"].items())[:16]) + ", ….")
     return lines
+
+
+def resident_text(saved):
+    """The middle run's resident-code profile (runs before it was taken have none)."""
+    return saved["runs"][len(saved["runs"]) // 2]["p3"]["one_session"].get("text")
 
 
 def fuzzing():
