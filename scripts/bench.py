@@ -37,6 +37,15 @@ def protocol_version():
     return int(re.search(r"pub const PROTOCOL_VERSION: u32 = (\d+);", source).group(1))
 
 
+def resident_text(world):
+    """The agent's resident code by crate, or None where nm or readelf is missing."""
+    try:
+        return residency.resident_text_by_crate(world.agent.pid, world.bin)
+    except (OSError, subprocess.CalledProcessError) as err:
+        print(f"bench: no resident-code profile: {err}", file=sys.stderr)
+        return None
+
+
 def one_session_memory():
     """P3, one session: a config of 1 sso-session x 1,000 role profiles, every role cached."""
     world = World(RELEASE, sessions=1, roles=ROLES)
@@ -48,7 +57,7 @@ def one_session_memory():
         assert warm["errors"] == 0, warm
         time.sleep(0.5)
         return {"idle": idle, "cached": world.memory(), "cached_roles": len(world.status()["roles"]),
-                "text": residency.resident_text_by_crate(world.agent.pid, world.bin)}
+                "text": resident_text(world)}
     finally:
         world.close()
 

@@ -126,8 +126,9 @@ async fn an_edit_behind_a_symlinked_config_is_served() {
     eventually_served(&world, "added");
 }
 
-/// Where no watch can be set (the config's directory does not exist when the agent starts), the
-/// agent looks at the file on every request, so the file it finds later is served at once.
+/// Where no watch can be set (the config's directory does not exist when the agent starts), a
+/// request that found no file makes the next one look again, so the file that appears later is
+/// served at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_whose_directory_appears_later_is_served() {
     let emulator = emulator().await;

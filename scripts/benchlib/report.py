@@ -200,7 +200,7 @@ def notes(saved):
             "  What every helper adds is the client's checks (the socket's directory is private, the peer is",
             "  the agent's uid, read and write time limits) and a binary that maps more pages (Rust std, serde).",
         ]
-        if "helper" in missed:
+        if "helper" in missed and "static" in helpers:
             loader = {name: run["syscalls"]["helper"].get(name, 0) - run["syscalls"]["static"].get(name, 0)
                       for name in ("mmap", "openat", "mprotect", "pread64", "newfstatat")}
             lines += [
@@ -236,13 +236,13 @@ def notes(saved):
     one, full = (lambda r: p3(r)["one_session"]["cached"]), (lambda r: p3(r)["full"])
     if mid(lambda r: one(r)["rss"]) > 12 * MIB or mid(lambda r: full(r)["rss"]) > 20 * MIB:
         size = saved["sizes"]["sso-agent"] / 1e6
-    text = resident_text(saved)
-    if text:
-        top = list(text["by_crate_kib"].items())[:5]
-        whose = (f"{text['resident_kib'] / 1024:.1f} of its {text['text_kib'] / 1024:.1f} MiB of code is resident, "
-                 "the most of it " + ", ".join(f"{crate} ({kib:,} KiB)" for crate, kib in top) + "; Profiles below")
-    else:
-        whose = "this run did not profile which crates"
+        text = resident_text(saved)
+        if text:
+            top = list(text["by_crate_kib"].items())[:5]
+            whose = (f"{text['resident_kib'] / 1024:.1f} of its {text['text_kib'] / 1024:.1f} MiB of code is resident, "
+                     "the most of it " + ", ".join(f"{crate} ({kib:,} KiB)" for crate, kib in top) + "; Profiles below")
+        else:
+            whose = "this run did not profile which crates"
         lines += [
             f"- **P3.** Most of the one-session figure (the row \"1 session × {saved['roles']:,} cached roles\") is file-backed ({mid(lambda r: one(r)['file_backed']) / MIB:.1f} MiB): pages of the",
             f"  agent's own {size:.0f} MB binary ({whose}) and of libc, which the",

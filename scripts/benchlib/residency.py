@@ -1,5 +1,5 @@
 """Which code the agent's file-backed memory holds: the binary's resident text pages
-(/proc/PID/pagemap, root only), each attributed to the crates whose functions lie on it (the
+(/proc/PID/pagemap: its present bit, which needs no privilege), each attributed to the crates whose functions lie on it (the
 symbol table, `nm`). The kernel maps pages around each one touched, so a resident page is not
 always code that ran; it is what the RSS counts."""
 

@@ -1,7 +1,7 @@
 //! `~/.aws/config` as the agent last read it, read again when the file changes, so editing the
-//! file needs no restart and the hot path parses nothing. The file is looked at (one `stat`)
-//! only after a change event in its directory, or once a `RECHECK` for what events miss: a
-//! cached request makes no file system call.
+//! file needs no restart and the hot path parses nothing. The file is read after a change event
+//! in its directory, and looked at (one `stat`) once a `RECHECK` for what events miss: a cached
+//! request makes no file system call. One look runs at a time, on a blocking thread.
 
 mod watch;
 
@@ -15,6 +15,9 @@ pub struct ConfigCache {
     path: String,
     watch: ChangeWatch,
     loaded: Mutex<Option<Loaded>>,
+    /// Held by the one look in flight: concurrent requests neither parse the file once each
+    /// nor store their reads out of order.
+    looking: tokio::sync::Mutex<()>,
 }
 
 struct Loaded {
@@ -52,6 +55,7 @@ impl ConfigCache {
             watch: ChangeWatch::new(std::path::Path::new(&path)),
             path,
             loaded: Mutex::new(None),
+            looking: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -62,20 +66,48 @@ impl ConfigCache {
 
     /// The configuration, read again if the file changed.
     pub async fn current(&self) -> Result<Arc<ConfigIndex>, ConfigError> {
+        if let Some(config) = self.fresh() {
+            return Ok(config);
+        }
+        let _looking = match self.looking.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => match self.last_loaded() {
+                // Another request is looking: this one is served what was read before (as it
+                // would have been a moment earlier), and is never held up by a hung stat.
+                Some(config) => return Ok(config),
+                // Nothing read yet: wait for that look, which may be all this request needs.
+                None => {
+                    let guard = self.looking.lock().await;
+                    if let Some(config) = self.fresh() {
+                        return Ok(config);
+                    }
+                    guard
+                }
+            },
+        };
+        // Taken just before the look: a change made while it looks is left for the next one.
         let changed = self.watch.take_change();
+        // An event means the file changed: read it even if its version looks the same (a
+        // rewrite of the same size within the file system's time granularity).
         let last_seen = match self.lock().as_ref() {
-            Some(loaded) if !changed && loaded.checked.elapsed() < self.watch.recheck() => {
-                return Ok(loaded.config.clone())
-            }
-            Some(loaded) => Some(loaded.file),
-            None => None,
+            Some(loaded) if !changed => Some(loaded.file),
+            _ => None,
         };
         // The look runs off the agent's one thread: a stat on an NFS home can hang, and a parse
         // of a large config takes milliseconds that every other connection would wait for.
         let path = self.path.clone();
-        let look = tokio::task::spawn_blocking(move || look_at(&path, last_seen))
-            .await
-            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+        let look = match tokio::task::spawn_blocking(move || look_at(&path, last_seen)).await {
+            Ok(look) => look,
+            Err(join) => match join.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_cancelled) => {
+                    return Err(ConfigError::Unreadable {
+                        file: self.path.clone(),
+                        reason: "the agent is stopping".to_string(),
+                    })
+                }
+            },
+        };
         let mut loaded = self.lock();
         match (look, loaded.as_mut()) {
             (Look::Unchanged, Some(loaded)) => {
@@ -97,6 +129,21 @@ impl ConfigCache {
                 Err(err)
             }
         }
+    }
+
+    /// The configuration last read, when no event came since and it was looked at within the
+    /// recheck interval.
+    fn fresh(&self) -> Option<Arc<ConfigIndex>> {
+        if self.watch.has_change() {
+            return None;
+        }
+        let loaded = self.lock();
+        let loaded = loaded.as_ref()?;
+        (loaded.checked.elapsed() < self.watch.recheck()).then(|| loaded.config.clone())
+    }
+
+    fn last_loaded(&self) -> Option<Arc<ConfigIndex>> {
+        self.lock().as_ref().map(|loaded| loaded.config.clone())
     }
 
     pub async fn profile(&self, name: &str) -> Result<ProfileConfig, ConfigError> {

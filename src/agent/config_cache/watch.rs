@@ -28,8 +28,8 @@ fn recheck_from_env() -> Duration {
 pub struct ChangeWatch {
     changed: Arc<AtomicBool>,
     recheck: Duration,
-    /// Kept for its thread and its watches; `None` when no watch could be set.
-    watcher: Option<notify::RecommendedWatcher>,
+    /// Kept alive for its thread and its watches; `None` when no watch could be set.
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl ChangeWatch {
@@ -40,13 +40,13 @@ impl ChangeWatch {
         let changed = Arc::new(AtomicBool::new(true));
         let watcher = Self::watch(path, changed.clone())
             .inspect_err(|err| {
-                tracing::debug!("config changes are found by a stat per request: {err}")
+                tracing::debug!("config changes are found by a look once a recheck interval: {err}")
             })
             .ok();
         Self {
             changed,
             recheck: recheck_from_env(),
-            watcher,
+            _watcher: watcher,
         }
     }
 
@@ -73,11 +73,6 @@ impl ChangeWatch {
         Ok(watcher)
     }
 
-    /// Whether a watch is set: without one, every request must look at the file.
-    pub fn is_watching(&self) -> bool {
-        self.watcher.is_some()
-    }
-
     /// How long the last look at the file is trusted without an event.
     pub fn recheck(&self) -> Duration {
         self.recheck
@@ -88,11 +83,16 @@ impl ChangeWatch {
         self.changed.store(true, Ordering::Release);
     }
 
-    /// Whether something happened since the last call (true at first, and always without a
-    /// watch). Cleared before the caller looks at the file, so a change made while it looks is
-    /// reported to the next call.
+    /// Whether an event (or `mark_changed`) came since the last `take_change`; true at first.
+    pub fn has_change(&self) -> bool {
+        self.changed.load(Ordering::Acquire)
+    }
+
+    /// `has_change`, cleared: the caller is about to look at the file, so a change made while
+    /// it looks is reported to the next call. Without a watch only the recheck interval and
+    /// `mark_changed` make the cache look again.
     pub fn take_change(&self) -> bool {
-        self.changed.swap(false, Ordering::AcqRel) || !self.is_watching()
+        self.changed.swap(false, Ordering::AcqRel)
     }
 }
 
