@@ -622,7 +622,7 @@ async fn a_create_token_whose_answer_is_lost_or_not_stored_makes_one_token() {
     // The agent dies before it stores the next token: the error names the ClientToken, and
     // the same command with it gets that token back instead of a second one.
     stdout_of(&world.run(&["stop"]));
-    world.start_agent_with(|agent| {
+    let aborting = world.start_agent_with(|agent| {
         agent.env("SSO_AGENT_FAILPOINT", "license:before-save");
     });
     let lost = world.run(&[
@@ -648,6 +648,10 @@ async fn a_create_token_whose_answer_is_lost_or_not_stored_makes_one_token() {
         .and_then(|rest| rest.split('`').next())
         .unwrap_or_else(|| panic!("no --client-token in {message}"))
         .to_string();
+    // The client sees its connection end while the aborting agent is still closing its other
+    // descriptors, the listening socket among them: a new agent started at once would find it
+    // still answering and refuse to start.
+    assert!(!world.wait_agent(aborting).success());
     world.start_agent();
     let printed = create_token(&world, licensed, &["--client-token", &client_token]);
     assert!(

@@ -61,6 +61,13 @@ impl AsyncRead for ReadableStream {
             let unfilled = buf.initialize_unfilled();
             match ready.try_io(|socket| socket.get_ref().read(unfilled)) {
                 Ok(Ok(read)) => {
+                    if read > 0 && read < unfilled.len() {
+                        // A short read emptied the socket: the next read would only return
+                        // `WouldBlock`, so wait for the next event instead. Data that came
+                        // after this read raised an event of its own, and tokio keeps that
+                        // readiness (a newer tick) rather than clearing it.
+                        ready.clear_ready();
+                    }
                     buf.advance(read);
                     return Poll::Ready(Ok(()));
                 }
