@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import clients, report, residency, timing  # noqa: E402
+from benchlib import clients, heap, report, residency, timing  # noqa: E402
 from benchlib.world import World  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,6 +212,22 @@ def flat_cost(world, few, every):
             "profiles": len(every)}
 
 
+def heap_profiles():
+    """P3's live heap by crate (heaptrack), for 1 x 1,000 and 10 x 1,000 cached roles: once, not
+    in each run (heaptrack slows the agent; these explain the figures and are not figures)."""
+    if not heap.available():
+        print("bench: no heap profile: heaptrack is not installed", file=sys.stderr)
+        return None
+    profiles = {}
+    for name, sessions in (("one_session", 1), ("full", SESSIONS)):
+        world = World(RELEASE, sessions=sessions, roles=ROLES)
+        try:
+            profiles[name] = heap.live_heap(world, LOADGEN, world.root / "heaptrack")
+        finally:
+            world.close()
+    return profiles
+
+
 def small_config_memory():
     """An idle agent on a config of one session and one profile (a typical home)."""
     small = World(RELEASE, sessions=1, roles=1)
@@ -324,6 +340,7 @@ def main():
         "criterion": in_process,
         "sessions": SESSIONS, "roles": ROLES,
         "runs": runs,
+        "heap": heap_profiles(),
     }
     RUNS_DIR.mkdir(exist_ok=True)
     path = RUNS_DIR / (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + ".json")

@@ -4,9 +4,10 @@
 //! would be in them. Those events are dropped whatever `SSO_AGENT_LOG` asks for.
 
 use tracing::{Level, Metadata};
+use tracing_subscriber::filter::{self, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{filter, fmt, EnvFilter, Layer};
+use tracing_subscriber::{fmt, Layer};
 
 /// False for the events that may carry secrets: TRACE from the SDK's HTTP machinery.
 pub fn may_log(metadata: &Metadata<'_>) -> bool {
@@ -18,7 +19,12 @@ pub fn may_log(metadata: &Metadata<'_>) -> bool {
 
 /// Installs the global subscriber for the binary.
 pub fn init() {
-    let level = EnvFilter::try_from_env("SSO_AGENT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // `Targets` reads `level` and `target=level,...`: what the agent's own log needs, without
+    // EnvFilter's span and field matching (and the regex engine it links).
+    let level = std::env::var("SSO_AGENT_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
     use std::io::IsTerminal;
     let layer = fmt::layer()
         .with_writer(std::io::stderr)

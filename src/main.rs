@@ -325,6 +325,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `sso-agent daemon` takes no arguments, and is what units and autostart run: it skips clap,
+    // whose whole command description (every subcommand and help text) would otherwise be built
+    // and stay in the agent's resident memory for as long as it runs.
+    let mut args = std::env::args_os().skip(1);
+    if let (Some(command), None) = (args.next(), args.next()) {
+        if command == "daemon" {
+            sso_agent::logging::init();
+            return exit_code(cli::daemon::run());
+        }
+    }
     let cli = Cli::parse();
     // credential-process stays lean: no log subscriber on the hot path (nor exec's). console has
     // none either: its request URL carries role credentials, and no library may log it.
@@ -414,6 +424,10 @@ fn main() -> ExitCode {
         #[cfg(feature = "emulator")]
         Command::Emulator { listen, fixture } => cli::emulator::run(listen, fixture),
     };
+    exit_code(result)
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
