@@ -17,14 +17,27 @@ pub fn may_log(metadata: &Metadata<'_>) -> bool {
             .any(|prefix| metadata.target().starts_with(prefix)))
 }
 
+/// `SSO_AGENT_LOG`: a level, or `target=level` directives. `Targets` is what the agent's own log
+/// needs, without EnvFilter's span and field matching and the regex engine it links. A value it
+/// cannot read (span or field syntax included, which `Targets` would take for a target name and
+/// so log nothing) or an empty one means `info`.
+fn level_filter(value: Option<&str>) -> Targets {
+    let info = || Targets::new().with_default(Level::INFO);
+    let directives: Vec<&str> = value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .collect();
+    if directives.is_empty() || directives.iter().any(|d| d.contains(['[', ']', '{', '}'])) {
+        return info();
+    }
+    directives.join(",").parse().unwrap_or_else(|_| info())
+}
+
 /// Installs the global subscriber for the binary.
 pub fn init() {
-    // `Targets` reads `level` and `target=level,...`: what the agent's own log needs, without
-    // EnvFilter's span and field matching (and the regex engine it links).
-    let level = std::env::var("SSO_AGENT_LOG")
-        .ok()
-        .and_then(|directives| directives.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
+    let level = level_filter(std::env::var("SSO_AGENT_LOG").ok().as_deref());
     use std::io::IsTerminal;
     let layer = fmt::layer()
         .with_writer(std::io::stderr)
@@ -61,6 +74,40 @@ mod tests {
             FieldSet::new(&[], Identifier(&SITE)),
             Kind::EVENT,
         )
+    }
+
+    #[test]
+    fn the_log_setting_reads_levels_and_targets_and_falls_back_to_info() {
+        let enabled = |value: Option<&str>, target: &str, level: Level| {
+            level_filter(value).would_enable(target, &level)
+        };
+        for unreadable in [None, Some(""), Some(" , "), Some("x=bogus")] {
+            assert!(
+                enabled(unreadable, "sso_agent", Level::INFO),
+                "{unreadable:?}"
+            );
+            assert!(
+                !enabled(unreadable, "sso_agent", Level::DEBUG),
+                "{unreadable:?}"
+            );
+        }
+        // EnvFilter's span and field filters: not read, so not a filter that logs nothing.
+        for spans in [
+            "[login]=debug",
+            "sso_agent[serve]=debug",
+            "sso_agent{profile}=trace",
+        ] {
+            assert!(enabled(Some(spans), "hyper", Level::INFO), "{spans}");
+            assert!(!enabled(Some(spans), "sso_agent", Level::DEBUG), "{spans}");
+        }
+        assert!(!enabled(Some("warn"), "sso_agent", Level::INFO));
+        assert!(enabled(Some("warn"), "hyper", Level::WARN));
+        // A trailing comma is no directive (Targets would read it as `error` for everything).
+        assert!(enabled(Some("debug,"), "sso_agent", Level::DEBUG));
+        let per_target = Some("sso_agent=debug,warn");
+        assert!(enabled(per_target, "sso_agent::agent", Level::DEBUG));
+        assert!(!enabled(per_target, "hyper", Level::INFO));
+        assert!(enabled(per_target, "hyper", Level::WARN));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 package: it preloads into the unmodified release binary), is killed with SIGKILL at the moment
 the bench would read its memory, so every allocation still live then counts as "leaked", and
 each live byte goes to the crate of the innermost frame of its allocation's stack that is not
-the standard library or the allocator's own machinery (a `Vec` grown inside `serde_json` counts
-for `serde_json`; one grown in the agent's `protocol::encode` counts for the agent)."""
+the standard library, hashbrown, bytes or futures-util, which only carry an allocation for their
+caller (a `Vec` grown inside `serde_json` counts for `serde_json`; one grown in the agent's
+`protocol::encode` counts for the agent). The profiled agent is one of its own, not the one whose
+RSS the runs read."""
 
 import collections
 import os
@@ -16,7 +18,7 @@ import time
 from .residency import crate_of
 
 # Frames that only carry an allocation further in: their caller is the one who holds it.
-NOT_AN_OWNER = {"std (core, alloc)", "hashbrown", "C code (no Rust path)"}
+NOT_AN_OWNER = {"std (core, alloc)", "hashbrown", "bytes", "futures_util", "C code (no Rust path)"}
 # heaptrack demangles legacy Rust symbols but leaves their escapes ($LT$, ..) and hash suffix.
 LEGACY_ESCAPES = {"$LT$": "<", "$GT$": ">", "$u20$": " ", "$C$": ",", "$RF$": "&", "$BP$": "*",
                   "$u7b$": "{", "$u7d$": "}", "$u27$": "'", "$u5b$": "[", "$u5d$": "]", "$LP$": "(",
@@ -42,25 +44,31 @@ def readable(frame):
 def live_heap(world, loadgen, output):
     """Runs `world`'s agent under heaptrack, caches every role of every session, kills it, and
     returns the live heap by owning crate and by allocating function."""
-    world.agent = subprocess.Popen(["heaptrack", "-o", str(output), world.bin, "daemon"], env=world.env,
-                                   stdout=subprocess.DEVNULL, stderr=open(world.root / "agent.log", "a"))
-    deadline = time.monotonic() + 60
-    while subprocess.run([world.bin, "status", "--json"], env=world.env, capture_output=True).returncode:
-        if time.monotonic() > deadline or world.agent.poll() is not None:
-            raise RuntimeError("the agent did not start under heaptrack: " + (world.root / "agent.log").read_text())
-        time.sleep(0.01)
-    # heaptrack's script runs the agent as its child.
-    agent = int(subprocess.run(["pgrep", "-P", str(world.agent.pid), "-f", "daemon"], capture_output=True,
-                               text=True, check=True).stdout.split()[0])
+    log = open(world.root / "agent.log", "a")
+    # Its own process group: heaptrack's script, the agent it runs, and its interpreter and
+    # compressor all go with one kill, whatever fails.
+    tracer = subprocess.Popen(["heaptrack", "-o", str(output), world.bin, "daemon"], env=world.env,
+                              stdout=log, stderr=log, start_new_session=True)
     try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([world.bin, "status", "--json"], env=world.env, capture_output=True).returncode:
+            if time.monotonic() > deadline or tracer.poll() is not None:
+                raise RuntimeError(f"the agent did not start under heaptrack (its log, {world.root / 'agent.log'}, "
+                                   "says why): " + (world.root / "agent.log").read_text()[-2000:])
+            time.sleep(0.01)
+        # heaptrack's script runs the agent as its child.
+        agent = int(subprocess.run(["pgrep", "-P", str(tracer.pid), "-f", "daemon"], capture_output=True,
+                                   text=True, check=True).stdout.split()[0])
         for session in range(len(world.sessions)):
             warm = world.loadgen(loadgen, 10, world.roles // 10, world.profiles(session))
             assert warm["errors"] == 0, warm
         time.sleep(0.5)
-    finally:
         os.kill(agent, signal.SIGKILL)
-        world.agent.wait()
-        world.agent = None
+        tracer.wait(timeout=120)  # heaptrack writes out what the agent left allocated
+    finally:
+        if tracer.poll() is None:
+            os.killpg(tracer.pid, signal.SIGKILL)
+            tracer.wait()
     recorded = f"{output}.zst" if os.path.exists(f"{output}.zst") else f"{output}.gz"
     folded = f"{output}.folded"
     subprocess.run(["heaptrack_print", "-f", recorded, "--flamegraph-cost-type", "leaked", "-F", folded],

@@ -250,9 +250,7 @@ def notes(saved):
             f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with {saved['roles']:,} roles,",
             f"  {mid(lambda r: full(r)['anonymous']) / MIB:.1f} MiB with {saved['runs'][0]['p3']['cached_roles']:,}): each cached role keeps its answer encoded, the",
             "  role's key and its renewal state, and the config index keeps every profile" + heap_summary(saved) + ".",
-            "  Done for it: the code built for size (`opt-level = \"s\"`, tokio and mio at 3), one copy of zbus",
-            "  instead of two, `sso-agent daemon` started without clap's command description, and a log",
-            "  filter without a regex engine. Tried by hand and not kept: \"z\" (more CPU per cached",
+            "  Tried by hand, outside this run, and not kept: `opt-level = \"z\"` (more CPU per cached",
             "  request), returning freed heap after a burst of fetches (`malloc_trim`: the free space lies",
             "  between cached answers, so the anonymous memory stayed), fewer glibc arenas, and",
             "  `madvise(MADV_RANDOM)` on the binary (the kernel still maps around a fault).",
@@ -268,8 +266,10 @@ def heap_summary(saved):
     if not live:
         return ""
     top = list(live["by_function_kib"].items())[:4]
-    return (f"; with every role of {saved['sessions']} sessions cached, {live['live_kib'] / 1024:.1f} MiB of it is live heap (heaptrack), "
-            "the most of it allocated in " + ", ".join(f"`{fn}` ({kib / 1024:.1f} MiB)" for fn, kib in top))
+    share = sum(kib for _, kib in top) / live["live_kib"]
+    return (f"; an agent of its own with every role of {saved['sessions']} sessions cached, under heaptrack, holds "
+            f"{live['live_kib'] / 1024:.1f} MiB of live heap, {share:.0%} of it allocated in " +
+            ", ".join(f"`{fn}` ({kib / 1024:.1f} MiB)" for fn, kib in top))
 
 
 def method(saved):
@@ -291,12 +291,14 @@ def method(saved):
         "- flat: the same 64-client load over 10 profiles and over every profile, alternately, 3 times.",
         "- P3: /proc/PID/smaps_rollup: `Rss`, `Anonymous`; file-backed is the rest (pages of the",
         "  binary and libraries, shared and reclaimable). The one-session figures come from an agent",
-        "  of their own on a 1-session config. The heap profiles (Profiles) run once, after the runs: the",
-        "  agent under heaptrack is killed once every role is cached, and each byte still allocated then",
-        "  goes to the crate of the innermost frame of its stack outside std, hashbrown and C.",
+        "  of their own on a 1-session config.",
         "- P4: the emulator's call log, and `store_reads` from `status`. P5: spawn to the first `status`",
         "  answer, median of 5 starts; criterion's `benches/request.rs` runs `Agent::handle` in process.",
-    ]
+    ] + ([
+        "- P3's heap profiles (Profiles) run once, after the runs, each on an agent of its own: the agent",
+        "  under heaptrack is killed once every role is cached, and each byte still allocated then goes",
+        "  to the crate of the innermost frame of its stack outside std, hashbrown, bytes, futures-util and C.",
+    ] if saved.get("heap") else [])
 
 
 def profiles(saved):
@@ -321,7 +323,7 @@ def profiles(saved):
         live = (saved.get("heap") or {}).get(name)
         if live:
             lines.append(f"- P3 the agent's live heap, {label} cached roles (heaptrack, `scripts/benchlib/heap.py`): "
-                         f"{live['live_kib'] / 1024:.1f} MiB; by the crate that holds it (KiB): " +
+                         f"{live['live_kib'] / 1024:.1f} MiB; by allocating crate (KiB): " +
                          ", ".join(f"{crate} {kib:,}" for crate, kib in list(live["by_crate_kib"].items())[:10]) +
                          "; by allocating function (KiB): " +
                          ", ".join(f"`{fn}` {kib:,}" for fn, kib in list(live["by_function_kib"].items())[:6]) + ".")
