@@ -235,7 +235,6 @@ def notes(saved):
     p3 = lambda run: run["p3"]
     one, full = (lambda r: p3(r)["one_session"]["cached"]), (lambda r: p3(r)["full"])
     if mid(lambda r: one(r)["rss"]) > 12 * MIB or mid(lambda r: full(r)["rss"]) > 20 * MIB:
-        size = saved["sizes"]["sso-agent"] / 1e6
         text = resident_text(saved)
         if text:
             top = list(text["by_crate_kib"].items())[:5]
@@ -245,7 +244,7 @@ def notes(saved):
             whose = "this run did not profile which crates"
         lines += [
             f"- **P3.** Most of the one-session figure (the row \"1 session × {saved['roles']:,} cached roles\") is file-backed ({mid(lambda r: one(r)['file_backed']) / MIB:.1f} MiB): pages of the",
-            f"  agent's own {size:.0f} MB binary ({whose}) and of libc, which the",
+            f"  agent's binary ({whose}) and of libc, which the",
             "  kernel maps around each page touched (so not all of it ran), shares between processes and drops under memory",
             f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with {saved['roles']:,} roles,",
             f"  {mid(lambda r: full(r)['anonymous']) / MIB:.1f} MiB with {saved['runs'][0]['p3']['cached_roles']:,}): each cached role keeps its answer encoded, the",
