@@ -220,14 +220,15 @@ def heap_profiles():
         return None
     profiles = {}
     for name, sessions in (("one_session", 1), ("full", SESSIONS)):
-        world = World(RELEASE, sessions=sessions, roles=ROLES)
+        world = None
         try:
+            world = World(RELEASE, sessions=sessions, roles=ROLES)
             profiles[name] = heap.live_heap(world, LOADGEN, world.root / "heaptrack")
-        except (RuntimeError, OSError, AssertionError, subprocess.SubprocessError) as err:
-            # The runs are measured by now: a failed profile must not lose them.
-            print(f"bench: no heap profile ({name}): {err}", file=sys.stderr)
+        except Exception as err:  # noqa: BLE001 - the runs are measured by now: keep them
+            print(f"bench: no heap profile ({name}): {err!r}", file=sys.stderr)
         finally:
-            world.close()
+            if world:
+                world.close()
     return profiles or None
 
 

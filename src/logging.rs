@@ -3,6 +3,7 @@
 //! The AWS SDK logs whole requests, headers included, at TRACE: the sso portal's bearer token
 //! would be in them. Those events are dropped whatever `SSO_AGENT_LOG` asks for.
 
+use tracing::level_filters::LevelFilter;
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{self, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -18,18 +19,29 @@ pub fn may_log(metadata: &Metadata<'_>) -> bool {
 }
 
 /// `SSO_AGENT_LOG`: a level, or `target=level` directives. `Targets` is what the agent's own log
-/// needs, without EnvFilter's span and field matching and the regex engine it links. A value it
-/// cannot read (span or field syntax included, which `Targets` would take for a target name and
-/// so log nothing) or an empty one means `info`.
+/// needs, without EnvFilter's span and field matching and the regex engine it links. Anything
+/// else means `info`: an empty value, EnvFilter's span or field syntax, or a bare word that is
+/// not a level (`Targets` would take those for target names, and log nothing else at all).
 fn level_filter(value: Option<&str>) -> Targets {
     let info = || Targets::new().with_default(Level::INFO);
+    let readable = |directive: &str| match directive.split_once('=') {
+        Some((target, level)) => {
+            !target.is_empty()
+                && target
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_:-.".contains(c))
+                && !level.is_empty() // `LevelFilter` reads "" as a level
+                && level.parse::<LevelFilter>().is_ok()
+        }
+        None => directive.parse::<LevelFilter>().is_ok(),
+    };
     let directives: Vec<&str> = value
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|directive| !directive.is_empty())
         .collect();
-    if directives.is_empty() || directives.iter().any(|d| d.contains(['[', ']', '{', '}'])) {
+    if directives.is_empty() || !directives.iter().all(|directive| readable(directive)) {
         return info();
     }
     directives.join(",").parse().unwrap_or_else(|_| info())
@@ -81,7 +93,15 @@ mod tests {
         let enabled = |value: Option<&str>, target: &str, level: Level| {
             level_filter(value).would_enable(target, &level)
         };
-        for unreadable in [None, Some(""), Some(" , "), Some("x=bogus")] {
+        for unreadable in [
+            None,
+            Some(""),
+            Some(" , "),
+            Some("x=bogus"),
+            Some("x="),
+            Some("warning"),
+            Some("hyper"),
+        ] {
             assert!(
                 enabled(unreadable, "sso_agent", Level::INFO),
                 "{unreadable:?}"
@@ -101,6 +121,7 @@ mod tests {
             assert!(!enabled(Some(spans), "sso_agent", Level::DEBUG), "{spans}");
         }
         assert!(!enabled(Some("warn"), "sso_agent", Level::INFO));
+        assert!(!enabled(Some("off"), "sso_agent", Level::ERROR));
         assert!(enabled(Some("warn"), "hyper", Level::WARN));
         // A trailing comma is no directive (Targets would read it as `error` for everything).
         assert!(enabled(Some("debug,"), "sso_agent", Level::DEBUG));

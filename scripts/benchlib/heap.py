@@ -66,9 +66,12 @@ def live_heap(world, loadgen, output):
         os.kill(agent, signal.SIGKILL)
         tracer.wait(timeout=120)  # heaptrack writes out what the agent left allocated
     finally:
-        if tracer.poll() is None:
-            os.killpg(tracer.pid, signal.SIGKILL)
-            tracer.wait()
+        try:
+            os.killpg(tracer.pid, signal.SIGKILL)  # whatever of the group is left
+        except ProcessLookupError:
+            pass
+        tracer.wait()
+        log.close()
     recorded = f"{output}.zst" if os.path.exists(f"{output}.zst") else f"{output}.gz"
     folded = f"{output}.folded"
     subprocess.run(["heaptrack_print", "-f", recorded, "--flamegraph-cost-type", "leaked", "-F", folded],
@@ -100,5 +103,7 @@ def attribute(folded_lines):
         by_crate[owner] += cost
         by_function[function] += cost
     kib = lambda counter: {key: round(value / 1024) for key, value in counter.most_common() if value >= 1024}
+    if not by_crate:
+        raise RuntimeError("heaptrack recorded no live allocation")
     return {"live_kib": round(sum(by_crate.values()) / 1024), "by_crate_kib": kib(by_crate),
-            "by_function_kib": dict(list(kib(by_function).items())[:12])}
+            "by_function_kib": dict(list(kib(by_function).items())[:12]), "carriers": sorted(NOT_AN_OWNER)}

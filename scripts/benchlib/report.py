@@ -249,10 +249,8 @@ def notes(saved):
             f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with {saved['roles']:,} roles,",
             f"  {mid(lambda r: full(r)['anonymous']) / MIB:.1f} MiB with {saved['runs'][0]['p3']['cached_roles']:,}): each cached role keeps its answer encoded, the",
             "  role's key and its renewal state, and the config index keeps every profile" + heap_summary(saved) + ".",
-            "  Tried by hand, outside this run, and not kept: `opt-level = \"z\"` (more CPU per cached",
-            "  request), returning freed heap after a burst of fetches (`malloc_trim`: the free space lies",
-            "  between cached answers, so the anonymous memory stayed), fewer glibc arenas, and",
-            "  `madvise(MADV_RANDOM)` on the binary (the kernel still maps around a fault).",
+            f"  The binary is {saved['sizes']['sso-agent'] / 1e6:.0f} MB on disk, most of it symbols and line tables, which are not",
+            "  loaded. What was changed for P3 and what was tried and not kept: docs/design.md, issue 15.",
         ]
     if len(lines) == 3:
         lines.append("Every target is met.")
@@ -262,9 +260,11 @@ def notes(saved):
 def heap_summary(saved):
     """What the largest heap profile's top allocating functions hold, for the P3 note."""
     live = (saved.get("heap") or {}).get("full")
-    if not live:
+    if not live or next(iter(live["by_function_kib"]), None) == "(no Rust frame)":
         return ""
     top = list(live["by_function_kib"].items())[:4]
+    if not top or not live["live_kib"]:
+        return ""
     share = sum(kib for _, kib in top) / live["live_kib"]
     return (f"; an agent of its own with every role of {saved['sessions']} sessions cached, under heaptrack, holds "
             f"{live['live_kib'] / 1024:.1f} MiB of live heap, {share:.0%} of it allocated in " +
@@ -293,11 +293,19 @@ def method(saved):
         "  of their own on a 1-session config.",
         "- P4: the emulator's call log, and `store_reads` from `status`. P5: spawn to the first `status`",
         "  answer, median of 5 starts; criterion's `benches/request.rs` runs `Agent::handle` in process.",
-    ] + ([
+    ] + heap_method(saved)
+
+
+def heap_method(saved):
+    profile = next(iter((saved.get("heap") or {}).values()), None)
+    if not profile:
+        return []
+    carriers = ", ".join(profile.get("carriers", ["std (core, alloc)", "hashbrown", "C code (no Rust path)"]))
+    return [
         "- P3's heap profiles (Profiles) run once, after the runs, each on an agent of its own: the agent",
         "  under heaptrack is killed once every role is cached, and each byte still allocated then goes",
-        "  to the crate of the innermost frame of its stack outside std, hashbrown, bytes, futures-util and C.",
-    ] if saved.get("heap") else [])
+        f"  to the crate of the innermost frame of its stack that is not one of these carriers: {carriers}.",
+    ]
 
 
 def profiles(saved):
@@ -320,7 +328,11 @@ def profiles(saved):
     for name, label in (("one_session", f"1 session × {saved['roles']:,}"),
                         ("full", f"{saved['sessions']} sessions × {saved['roles']:,}")):
         live = (saved.get("heap") or {}).get(name)
-        if live:
+        if live and next(iter(live["by_function_kib"]), None) == "(no Rust frame)":
+            lines.append(f"- P3 the agent's live heap, {label} cached roles: heaptrack recorded {live['live_kib'] / 1024:.1f} MiB, "
+                         "but its largest part has no Rust frame to attribute it to (heaptrack named no frame with a crate "
+                         "path; docs/design.md, issue 15): no profile by crate.")
+        elif live:
             lines.append(f"- P3 the agent's live heap, {label} cached roles (heaptrack, `scripts/benchlib/heap.py`): "
                          f"{live['live_kib'] / 1024:.1f} MiB; by allocating crate (KiB): " +
                          ", ".join(f"{crate} {kib:,}" for crate, kib in list(live["by_crate_kib"].items())[:10]) +
@@ -365,7 +377,12 @@ def headline(saved):
             "64 clients (requests/s)": median_of(saved, lambda r: r["p2"]["c64"]["per_second"]),
             "RSS, 10 × 1,000 cached roles (MiB)": median_of(saved, lambda r: r["p3"]["full"]["rss"]) / MIB,
             "RSS, idle, one profile (MiB)": median_of(saved, lambda r: r["p3"]["small"]["rss"]) / MIB,
-            "`exec -- /bin/true` (ms)": median_of(saved, lambda r: r["tools"]["exec_ms"])}
+            "`exec -- /bin/true` (ms)": median_of(saved, lambda r: r["tools"]["exec_ms"]),
+            "agent CPU per cached request, 64 clients (µs)": median_of(
+                saved, lambda r: statistics.median(x["cpu_us_per_request"] for x in r["p2"]["c64_runs"])),
+            "floor server CPU per request, same load (µs)": median_of(
+                saved, lambda r: statistics.median(x["cpu_us_per_request"] for x in r["p2"]["floor_runs"])),
+            "agent ÷ floor CPU": median_of(saved, lambda r: r["p2"]["cpu_per_floor"]["median"])}
 
 
 def compared(saved, previous_path):
@@ -381,5 +398,5 @@ def compared(saved, previous_path):
                      "own), so part of each change below is the change of method.")
     lines.append("")
     digits = lambda name: 0 if "requests/s" in name else 2
-    lines += [f"- {name}: {was[name]:,.{digits(name)}f} → {now[name]:,.{digits(name)}f}" for name in now]
+    lines += [f"- {name}: {was[name]:,.{digits(name)}f} → {now[name]:,.{digits(name)}f}" for name in now if name in was]
     return lines
