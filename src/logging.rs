@@ -18,12 +18,15 @@ pub fn may_log(metadata: &Metadata<'_>) -> bool {
             .any(|prefix| metadata.target().starts_with(prefix)))
 }
 
-/// `SSO_AGENT_LOG`: a level, or `target=level` directives. `Targets` is what the agent's own log
-/// needs, without EnvFilter's span and field matching and the regex engine it links. Anything
-/// else means `info`: an empty value, EnvFilter's span or field syntax, or a bare word that is
-/// not a level (`Targets` would take those for target names, and log nothing else at all).
-fn level_filter(value: Option<&str>) -> Targets {
-    let info = || Targets::new().with_default(Level::INFO);
+fn info() -> Targets {
+    Targets::new().with_default(Level::INFO)
+}
+
+/// `SSO_AGENT_LOG`: a level, or `target=level` directives (unset or empty: `info`). `Targets` is
+/// what the agent's own log needs, without EnvFilter's span and field matching and the regex
+/// engine it links. `None` for anything else: EnvFilter's span or field syntax, or a bare word
+/// that is not a level (`Targets` would take those for target names, and log nothing else).
+fn level_filter(value: Option<&str>) -> Option<Targets> {
     let readable = |directive: &str| match directive.split_once('=') {
         Some((target, level)) => {
             !target.is_empty()
@@ -41,15 +44,26 @@ fn level_filter(value: Option<&str>) -> Targets {
         .map(str::trim)
         .filter(|directive| !directive.is_empty())
         .collect();
-    if directives.is_empty() || !directives.iter().all(|directive| readable(directive)) {
-        return info();
+    if directives.is_empty() {
+        return Some(info());
     }
-    directives.join(",").parse().unwrap_or_else(|_| info())
+    if !directives.iter().all(|directive| readable(directive)) {
+        return None;
+    }
+    directives.join(",").parse().ok()
 }
 
 /// Installs the global subscriber for the binary.
 pub fn init() {
-    let level = level_filter(std::env::var("SSO_AGENT_LOG").ok().as_deref());
+    let setting = std::env::var("SSO_AGENT_LOG").ok();
+    let level = level_filter(setting.as_deref()).unwrap_or_else(|| {
+        eprintln!(
+            "sso-agent: SSO_AGENT_LOG={} is not a level (off, error, warn, info, debug, trace) or a \
+             list of target=level; logging at info",
+            setting.unwrap_or_default()
+        );
+        info()
+    });
     use std::io::IsTerminal;
     let layer = fmt::layer()
         .with_writer(std::io::stderr)
@@ -91,8 +105,16 @@ mod tests {
     #[test]
     fn the_log_setting_reads_levels_and_targets_and_falls_back_to_info() {
         let enabled = |value: Option<&str>, target: &str, level: Level| {
-            level_filter(value).would_enable(target, &level)
+            level_filter(value)
+                .unwrap_or_else(info)
+                .would_enable(target, &level)
         };
+        for unset in [None, Some(""), Some(" , ")] {
+            assert!(level_filter(unset).is_some(), "{unset:?}");
+        }
+        for unreadable in ["x=bogus", "x=", "warning", "hyper", "[login]=debug"] {
+            assert!(level_filter(Some(unreadable)).is_none(), "{unreadable}");
+        }
         for unreadable in [
             None,
             Some(""),
