@@ -22,6 +22,9 @@ fn the_demo_logs_in_and_serves_credentials_with_one_upstream_call() {
         "license profile licensed (",
         "AWSLicenseManager.GetAccessToken  1",
         "AssumeRoleWithWebIdentity         1",
+        // The summary counts the requests the demo made: 1 + 200 timed, 1 + 10.
+        "(201 credential requests for dev, 1 GetRoleCredentials)",
+        "(11 credential requests for licensed, 1 GetAccessToken, 1 AssumeRoleWithWebIdentity)",
         "Logged out of sso-session demo.",
     ] {
         assert!(

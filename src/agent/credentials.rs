@@ -87,8 +87,8 @@ async fn fetch(
     let fetched = portal::get_role_credentials(
         &clients.sso,
         &token.access_token,
-        &key.account_id,
-        &key.role_name,
+        key.account_id(),
+        key.role_name(),
     )
     .await;
     let credentials = match fetched {
@@ -104,8 +104,8 @@ async fn fetch(
     if credentials.expiration < SystemTime::now() + MIN_VALIDITY {
         tracing::warn!(
             "credentials for {}/{} last less than {} minutes; callers will ask again soon",
-            key.account_id,
-            key.role_name,
+            key.account_id(),
+            key.role_name(),
             MIN_VALIDITY.as_secs() / 60
         );
     }
@@ -115,7 +115,7 @@ async fn fetch(
     // must not be cached past it (the caller asked before it, and gets them). Checked after
     // storing: a logout between a check and the store would otherwise miss them.
     if slot.logouts() != logouts {
-        agent.roles.forget_session(&key.session);
+        agent.roles.forget_session(key.session());
     }
     agent.roles.added.notify_one();
     Ok(cached)
@@ -161,7 +161,7 @@ async fn renew(agent: Arc<Agent>, key: Arc<RoleKey>, entry: Arc<RoleEntry>) {
     let Ok(_flight) = entry.fetching.try_lock() else {
         return;
     };
-    let Some(slot) = agent.open_slot(&key.session) else {
+    let Some(slot) = agent.open_slot(key.session()) else {
         return;
     };
     let logouts = slot.logouts();
@@ -171,8 +171,8 @@ async fn renew(agent: Arc<Agent>, key: Arc<RoleKey>, entry: Arc<RoleEntry>) {
     if let Err(err) = fetch(&agent, &slot, &key, &token, logouts).await {
         tracing::warn!(
             "renewing {}/{}: {err}; trying again later",
-            key.account_id,
-            key.role_name
+            key.account_id(),
+            key.role_name()
         );
     }
 }

@@ -258,16 +258,16 @@ pub async fn renew(agent: Arc<Agent>, key: Arc<RoleKey>, entry: Arc<RoleEntry>) 
     let Ok(config) = agent.config.current().await else {
         return;
     };
-    let Some(Ok(license)) = config.license_profile(&key.session) else {
+    let Some(Ok(license)) = config.license_profile(key.session()) else {
         return;
     };
-    let Some(slot) = agent.lock_licenses().get(&key.session).cloned() else {
+    let Some(slot) = agent.lock_licenses().get(key.session()).cloned() else {
         return;
     };
     if let Err(failure) = fetch(&agent, &slot, &license.profile, &entry).await {
         tracing::warn!(
             "renewing License Manager profile {}: {failure}",
-            key.session
+            key.session()
         );
     }
 }

@@ -204,13 +204,13 @@ impl RoleCache {
 
     pub fn forget_session(&self, session: &str) {
         self.lock()
-            .retain(|key, _| key.license || key.session != session);
+            .retain(|key, _| key.license || key.session() != session);
     }
 
     /// Drops a License Manager profile's credentials (its token changed or went).
     pub fn forget_license(&self, profile: &str) {
         self.lock()
-            .retain(|key, _| !key.license || key.session != profile);
+            .retain(|key, _| !key.license || key.session() != profile);
     }
 
     /// The credentials cached for `key`, usable or not.

@@ -52,9 +52,9 @@ pub async fn handle(agent: &Arc<Agent>) -> Reply {
         // License Manager profiles' roles are in `licenses`.
         .filter(|(key, _)| !key.license)
         .map(|(key, expiration)| RoleStatus {
-            session: key.session.clone(),
-            account_id: key.account_id.clone(),
-            role_name: key.role_name.clone(),
+            session: key.session().to_string(),
+            account_id: key.account_id().to_string(),
+            role_name: key.role_name().to_string(),
             expiration: rfc3339(expiration),
         })
         .collect();

@@ -39,6 +39,8 @@ struct Demo {
     /// `sso-agent-credential-process`, the helper the README has tools run, built next to `exe`.
     helper: PathBuf,
     agent: std::cell::RefCell<Option<Child>>,
+    /// Credential requests made so far, by profile: the summary compares them with the upstream calls.
+    requests: std::cell::RefCell<std::collections::BTreeMap<String, usize>>,
 }
 
 impl Demo {
@@ -75,6 +77,7 @@ impl Demo {
             exe,
             helper,
             agent: std::cell::RefCell::new(None),
+            requests: Default::default(),
         })
     }
 
@@ -107,7 +110,16 @@ impl Demo {
 
     /// One run of the `sso-agent-credential-process` helper, as a tool runs it.
     fn run_helper(&self, profile: &str) -> Result<Output> {
+        *self
+            .requests
+            .borrow_mut()
+            .entry(profile.into())
+            .or_default() += 1;
         self.run_program(&self.helper, &["--profile", profile])
+    }
+
+    fn requests(&self, profile: &str) -> usize {
+        self.requests.borrow().get(profile).copied().unwrap_or(0)
     }
 
     fn run_program(&self, program: &Path, args: &[&str]) -> Result<Output> {
@@ -223,8 +235,9 @@ impl Demo {
             println!("   {operation:<26} {}", count(operation));
         }
         println!(
-            "   ({} credential requests, one login, one GetRoleCredentials)",
-            CALLS + 1
+            "   ({} credential requests for dev, {} GetRoleCredentials)",
+            self.requests("dev"),
+            count("GetRoleCredentials")
         );
         println!("   and License Manager and STS:");
         for operation in [
@@ -234,7 +247,12 @@ impl Demo {
         ] {
             println!("   {operation:<33} {}", count(operation));
         }
-        println!("   (11 credential requests for licensed, one GetAccessToken, one AssumeRoleWithWebIdentity)");
+        println!(
+            "   ({} credential requests for licensed, {} GetAccessToken, {} AssumeRoleWithWebIdentity)",
+            self.requests("licensed"),
+            count("AWSLicenseManager.GetAccessToken"),
+            count("AssumeRoleWithWebIdentity")
+        );
 
         println!("\n8. sso-agent logout --all");
         let logout = self.run(&["logout", "--all"])?;

@@ -56,7 +56,7 @@ async fn quoted_names_are_read_as_botocore_reads_them() {
     let index = config.index();
     assert_eq!(index.profile("my dev"), config.profile("my dev"));
     assert_eq!(
-        index.profile_role("my dev").unwrap().role.session,
+        index.profile_role("my dev").unwrap().role.session(),
         "my corp"
     );
     assert_eq!(

@@ -17,8 +17,8 @@ pub struct ConfigIndex {
     /// The sessions legacy profiles imply, by start URL, in start URL order: (the first profile
     /// that has it, the session). Few: only legacy profiles add one.
     pub(super) legacy: Vec<(String, String, Result<Arc<SsoSessionConfig>, ConfigError>)>,
-    /// Boxed errors keep the table's slots small: most profiles are valid.
-    pub(super) profiles: HashMap<String, Result<ProfileEntry, Box<ConfigError>>>,
+    /// Boxed errors and `Box<str>` names keep the table's slots small: most profiles are valid.
+    pub(super) profiles: HashMap<Box<str>, Result<ProfileEntry, Box<ConfigError>>>,
     pub(super) ignored: Vec<IgnoredSection>,
     /// The License Manager profiles (and the profiles that fail as one), by name.
     pub(super) licenses: HashMap<String, Result<LicenseEntry, ConfigError>>,
@@ -36,7 +36,7 @@ pub struct LicenseEntry {
 pub(super) struct ProfileEntry {
     pub(super) session: Arc<SsoSessionConfig>,
     pub(super) role: Arc<RoleKey>,
-    pub(super) region: Option<String>,
+    pub(super) region: Option<Box<str>>,
 }
 
 impl AwsConfig {
@@ -74,17 +74,17 @@ impl AwsConfig {
                     .profile(name)
                     .map_err(Box::new)
                     .map(|profile| ProfileEntry {
-                        role: Arc::new(RoleKey {
-                            session: profile.session.name.clone(),
-                            account_id: profile.account_id,
-                            role_name: profile.role_name,
-                            license: false,
-                        }),
+                        role: Arc::new(RoleKey::new(
+                            &profile.session.name,
+                            &profile.account_id,
+                            &profile.role_name,
+                            false,
+                        )),
                         // Share the session's config instead of a copy per profile.
                         session: shared(profile.session),
-                        region: profile.region,
+                        region: profile.region.map(String::into_boxed_str),
                     });
-                (name.to_string(), entry)
+                (Box::from(name), entry)
             })
             .collect();
         let licenses = self
@@ -200,9 +200,9 @@ impl ConfigIndex {
         Ok(ProfileConfig {
             name: name.to_string(),
             session: (*entry.session).clone(),
-            account_id: entry.role.account_id.clone(),
-            role_name: entry.role.role_name.clone(),
-            region: entry.region.clone(),
+            account_id: entry.role.account_id().to_string(),
+            role_name: entry.role.role_name().to_string(),
+            region: entry.region.as_deref().map(str::to_string),
         })
     }
 
@@ -251,7 +251,7 @@ impl ConfigIndex {
                 &self.ignored,
                 SectionKind::Profile,
                 name,
-                self.profiles.keys().map(String::as_str),
+                self.profiles.keys().map(|name| &**name),
             )),
         }
     }

@@ -135,7 +135,7 @@ async fn answer(agent: &Arc<Agent>, request: Request<Incoming>) -> Response<Full
         return refused;
     }
     let account_id = match agent.config.served_role(&profile).await {
-        Ok(role) => role.account_id.clone(),
+        Ok(role) => role.account_id().to_string(),
         Err(err) => return refusal(StatusCode::NOT_FOUND, "ProfileNotFound", &err.to_string()),
     };
     // Never a login from here: nobody watches these callers, and a grant may be ending with a

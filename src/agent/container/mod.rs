@@ -99,7 +99,7 @@ pub async fn grant(
     // The profile must be one the agent serves before anyone gets a token for it.
     // A License Manager profile's grant is tied to its role key's `session`, the profile itself.
     let session = match agent.config.served_role(profile).await {
-        Ok(role) => role.session.clone(),
+        Ok(role) => role.session().to_string(),
         Err(err) => return refuse(ErrorKind::Config, err.to_string()),
     };
     let (ends, expires_at) = if for_caller {
