@@ -942,24 +942,26 @@ mod tests {
             RoleKey::new("a", "bc", "d", false)
         );
         assert_ne!(key, RoleKey::new("corp", "111122223333", "Developer", true));
+        // By the names one at a time, not by the joined string: "corp-dev1A" < "corp2A", but the
+        // session "corp" comes before "corp-dev".
         let mut keys = vec![
-            RoleKey::new("b", "1", "A", false),
-            RoleKey::new("a", "2", "A", false),
-            RoleKey::new("ab", "1", "A", false),
-            RoleKey::new("a", "1", "B", false),
+            RoleKey::new("corp-dev", "1", "A", false),
+            RoleKey::new("corp", "2", "A", true),
+            RoleKey::new("corp", "2", "A", false),
+            RoleKey::new("corp", "1", "B", false),
         ];
         keys.sort();
         let order: Vec<_> = keys
             .iter()
-            .map(|k| (k.session(), k.account_id(), k.role_name()))
+            .map(|k| (k.session(), k.account_id(), k.role_name(), k.license))
             .collect();
         assert_eq!(
             order,
             [
-                ("a", "1", "B"),
-                ("a", "2", "A"),
-                ("ab", "1", "A"),
-                ("b", "1", "A")
+                ("corp", "1", "B", false),
+                ("corp", "2", "A", false),
+                ("corp", "2", "A", true),
+                ("corp-dev", "1", "A", false)
             ]
         );
     }

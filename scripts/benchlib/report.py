@@ -249,8 +249,8 @@ def notes(saved):
             f"  pressure. The agent's own memory is the anonymous part ({mid(lambda r: one(r)['anonymous']) / MIB:.1f} MiB with {saved['roles']:,} roles,",
             f"  {mid(lambda r: full(r)['anonymous']) / MIB:.1f} MiB with {saved['runs'][0]['p3']['cached_roles']:,}): each cached role keeps its answer encoded, the",
             "  role's key and its renewal state, and the config index keeps every profile" + heap_summary(saved) + ".",
-            f"  The binary is {saved['sizes']['sso-agent'] / 1e6:.0f} MB on disk, most of it symbols and line tables, which are not",
-            "  loaded. What was changed for P3 and what was tried and not kept: docs/design.md, issue 15.",
+            f"  The binary is {saved['sizes']['sso-agent'] / 1e6:.0f} MB on disk: code, read-only data, unwinding tables and symbols,",
+            "  each mapped only where it is read. What was changed for P3 and what was tried and not kept: docs/design.md, issue 15.",
         ]
     if len(lines) == 3:
         lines.append("Every target is met.")

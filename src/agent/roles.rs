@@ -162,7 +162,7 @@ impl RoleEntry {
 
 #[derive(Default)]
 pub struct RoleCache {
-    /// Keyed by the config index's own `Arc<RoleKey>`: the strings exist once.
+    /// Keyed by the config index's own `Arc<RoleKey>`: its names exist once.
     entries: Mutex<HashMap<Arc<RoleKey>, Arc<RoleEntry>>>,
     /// Signalled when credentials arrive, so the renewer learns the new deadline.
     pub added: tokio::sync::Notify,

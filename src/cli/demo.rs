@@ -110,12 +110,17 @@ impl Demo {
 
     /// One run of the `sso-agent-credential-process` helper, as a tool runs it.
     fn run_helper(&self, profile: &str) -> Result<Output> {
+        self.count_request(profile);
+        self.run_program(&self.helper, &["--profile", profile])
+    }
+
+    /// Counts one request for `profile`'s credentials made to the agent.
+    fn count_request(&self, profile: &str) {
         *self
             .requests
             .borrow_mut()
             .entry(profile.into())
             .or_default() += 1;
-        self.run_program(&self.helper, &["--profile", profile])
     }
 
     fn requests(&self, profile: &str) -> usize {
@@ -199,6 +204,8 @@ impl Demo {
             "--role-arn",
             LICENSE_ROLE,
         ])?;
+        // create-token asked the agent for dev's credentials, to call CreateToken with them.
+        self.count_request("dev");
         print!("   {}", String::from_utf8_lossy(&created.stdout));
         println!("   then sso-agent-credential-process --profile licensed (GetAccessToken, AssumeRoleWithWebIdentity):");
         let output = self.run_helper("licensed")?;
