@@ -122,6 +122,18 @@ async fn many_callers_make_one_login_and_one_role_call_and_nothing_secret_leaks(
         operations(&calls_now(&emulator).await, "GetRoleCredentials"),
         2
     );
+    // What the agent logs at debug (these worlds set SSO_AGENT_LOG=debug): each miss, its call
+    // and the hits, by profile; the secret search below covers these lines too.
+    let log = world.logs();
+    for expected in [
+        "profile=\"readonly\"",
+        "not cached: asking IAM Identity Center for ",
+        "GetRoleCredentials for ",
+        ": valid until ",
+        "answered from the cache",
+    ] {
+        assert!(log.contains(expected), "no {expected:?} in the log:\n{log}");
+    }
 
     // The tokens are in the keyring, and in no file of this world, nor in the agent's log.
     let item = keyring_item(&world.session).expect("the session's keyring item");

@@ -116,6 +116,7 @@ impl ConfigCache {
             }
             (Look::Unchanged, None) => unreachable!("the file was unchanged from a load"),
             (Look::Read(file, Ok(config)), _) => {
+                tracing::debug!(file = %self.path, "read the config");
                 *loaded = Some(Loaded {
                     file,
                     checked: Instant::now(),
@@ -124,6 +125,7 @@ impl ConfigCache {
                 Ok(config)
             }
             (Look::Read(_, Err(err)), _) => {
+                tracing::debug!("the config cannot be used: {err}");
                 // The next request reads the file again, as this one did, and says why.
                 self.watch.mark_changed();
                 Err(err)

@@ -19,17 +19,17 @@ pub async fn handle(agent: &Arc<Agent>, profile: &str, wait: bool) -> Reply {
 
 /// `handle`, with what a session that needs a new token may do (`Want::TokenWithoutLogin`
 /// for the container-credentials endpoint). A License Manager profile needs no login at all.
-pub async fn handle_wanting(agent: &Arc<Agent>, profile: &str, wait: bool, want: Want) -> Reply {
+pub async fn handle_wanting(agent: &Arc<Agent>, name: &str, wait: bool, want: Want) -> Reply {
     let config = match agent.config.current().await {
         Ok(config) => config,
         Err(err) => return error(ErrorKind::Config, err.to_string()),
     };
-    match config.license_profile(profile) {
+    match config.license_profile(name) {
         Some(Ok(license)) => return super::license::credentials(agent, license).await,
         Some(Err(err)) => return error(ErrorKind::Config, err.to_string()),
         None => {}
     }
-    let profile = match config.profile_role(profile) {
+    let profile = match config.profile_role(name) {
         Ok(profile) => profile,
         Err(err) => return error(ErrorKind::Config, err.to_string()),
     };
@@ -39,8 +39,15 @@ pub async fn handle_wanting(agent: &Arc<Agent>, profile: &str, wait: bool, want:
     let now = SystemTime::now();
     entry.touch(now);
     if let Some(cached) = entry.usable(now) {
+        tracing::debug!(profile = name, "answered from the cache");
         return Reply::Encoded(cached);
     }
+    tracing::debug!(
+        profile = name,
+        "not cached: asking IAM Identity Center for {}/{}",
+        key.account_id(),
+        key.role_name()
+    );
 
     let slot = match agent.session(&profile.session).await {
         Ok(slot) => slot,
@@ -109,6 +116,12 @@ async fn fetch(
             MIN_VALIDITY.as_secs() / 60
         );
     }
+    tracing::debug!(
+        "GetRoleCredentials for {}/{}: valid until {}",
+        key.account_id(),
+        key.role_name(),
+        super::roles::rfc3339(credentials.expiration)
+    );
     let entry = agent.roles.entry(key);
     let cached = entry.store(CachedCredentials::new(&credentials));
     // A logout while this call was out has forgotten the session's roles; these credentials
