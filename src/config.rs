@@ -944,7 +944,7 @@ mod tests {
         assert_ne!(key, RoleKey::new("corp", "111122223333", "Developer", true));
         // By the names one at a time, not by the joined string: "corp-dev1A" < "corp2A", but the
         // session "corp" comes before "corp-dev".
-        let mut keys = vec![
+        let mut keys = [
             RoleKey::new("corp-dev", "1", "A", false),
             RoleKey::new("corp", "2", "A", true),
             RoleKey::new("corp", "2", "A", false),
