@@ -324,6 +324,23 @@ enum Command {
     },
 }
 
+/// A missing `--profile` can also come from `AWS_PROFILE`, which clap's message does not say.
+fn with_profile_tip(mut err: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let profile_missing = err.kind() == ErrorKind::MissingRequiredArgument
+        && matches!(
+            err.get(ContextKind::InvalidArg),
+            Some(ContextValue::Strings(missing)) if missing.iter().any(|arg| arg.starts_with("--profile"))
+        );
+    if profile_missing {
+        err.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec!["or set AWS_PROFILE to the profile's name".into()]),
+        );
+    }
+    err
+}
+
 fn main() -> ExitCode {
     // `sso-agent daemon` takes no arguments, and is what units and autostart run: it skips clap,
     // whose whole command description (every subcommand and help text) would otherwise be built
@@ -335,7 +352,7 @@ fn main() -> ExitCode {
             return exit_code(cli::daemon::run());
         }
     }
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|err| with_profile_tip(err).exit());
     // credential-process stays lean: no log subscriber on the hot path (nor exec's). console has
     // none either: its request URL carries role credentials, and no library may log it.
     if !matches!(

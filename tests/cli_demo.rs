@@ -37,10 +37,10 @@ fn the_demo_logs_in_and_serves_credentials_with_one_upstream_call() {
         .unwrap_or_else(|| panic!("no count of timed runs in:\n{stdout}"));
     for summary in [
         format!(
-            "({} credential requests for dev, 1 GetRoleCredentials)",
+            "({} credential requests for dev: steps 3 and 4, and one by create-token in step 5; 1 GetRoleCredentials)",
             timed + 2
         ),
-        "(11 credential requests for licensed, 1 GetAccessToken, 1 AssumeRoleWithWebIdentity)"
+        "(11 credential requests for licensed in step 5, 1 GetAccessToken, 1 AssumeRoleWithWebIdentity)"
             .to_string(),
     ] {
         assert!(

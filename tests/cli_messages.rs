@@ -25,6 +25,37 @@ fn section<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// `--profile` is required unless AWS_PROFILE is set: the error says both, and other missing
+/// arguments get no such tip.
+#[test]
+fn a_missing_profile_names_aws_profile_too() {
+    for args in [
+        &["exec", "--", "true"][..],
+        &["export"],
+        &["console", "--print"],
+        &["ecs-env"],
+    ] {
+        let output = Command::new(BIN)
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--profile") && stderr.contains("or set AWS_PROFILE"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let output = Command::new(BIN)
+        .args(["exec", "--profile", "dev"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("AWS_PROFILE"), "{stderr}");
+}
+
 #[test]
 fn every_flag_of_every_subcommand_has_a_description() {
     let top = help(&["help"]);

@@ -163,7 +163,7 @@ impl Demo {
         println!("2. Log in: sso-agent login --sso-session {SESSION} --no-browser");
         self.login(runtime, emulator)?;
 
-        println!("\n3. An SDK runs the credential_process helper: sso-agent-credential-process --profile dev");
+        println!("\n3. The helper a tool runs for [profile dev-tools]: sso-agent-credential-process --profile dev");
         let output = self.run_helper("dev")?;
         let credentials: Value = serde_json::from_slice(&output.stdout)?;
         println!(
@@ -219,6 +219,7 @@ impl Demo {
         for _ in 0..10 {
             self.run_helper("licensed")?;
         }
+        println!("   and 10 times more (answered from the agent's cache)");
 
         println!("\n6. sso-agent status");
         let status = self.run(&["status"])?;
@@ -242,7 +243,7 @@ impl Demo {
             println!("   {operation:<26} {}", count(operation));
         }
         println!(
-            "   ({} credential requests for dev, {} GetRoleCredentials)",
+            "   ({} credential requests for dev: steps 3 and 4, and one by create-token in step 5; {} GetRoleCredentials)",
             self.requests("dev"),
             count("GetRoleCredentials")
         );
@@ -255,7 +256,7 @@ impl Demo {
             println!("   {operation:<33} {}", count(operation));
         }
         println!(
-            "   ({} credential requests for licensed, {} GetAccessToken, {} AssumeRoleWithWebIdentity)",
+            "   ({} credential requests for licensed in step 5, {} GetAccessToken, {} AssumeRoleWithWebIdentity)",
             self.requests("licensed"),
             count("AWSLicenseManager.GetAccessToken"),
             count("AssumeRoleWithWebIdentity")
@@ -323,7 +324,7 @@ impl Demo {
             }
         }
         let user_code = user_code.context("the login printed no code")?;
-        println!("   (the demo opens the page and clicks Approve for you)");
+        println!("   (the demo submits the page's Approve form for you, as a browser would)");
         runtime.block_on(approve_on_page(&emulator.base_url, &user_code))?;
         for line in lines {
             println!("   | {}", line?);
