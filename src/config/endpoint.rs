@@ -82,15 +82,26 @@ pub fn reachability_advice(service: Service) -> String {
     let env = Env::real();
     let file = super::config_file_path(&env);
     let text = std::fs::read_to_string(&file).unwrap_or_default();
-    let sections = parse_now(&env, text);
-    match configured_endpoint(service, &env, sections.as_ref()) {
+    advice_from(service, &env, &file, text)
+}
+
+fn advice_from(service: Service, env: &Env, file: &str, text: String) -> String {
+    let sections = parse_now(env, text);
+    match configured_endpoint(service, env, sections.as_ref()) {
         Some((url, source)) if source.starts_with("AWS_") => {
             format!("check that {url} (set by {source}) is running and reachable")
         }
         Some((url, source)) => {
             format!("check that {url} (set by {source} in {file}) is running and reachable")
         }
-        None => "check the network connection and `sso_region`".to_string(),
+        // The agent's environment is the one it started with: a variable set in a shell since
+        // then is not in it, and the only sign of that is this default endpoint.
+        None => format!(
+            "check the network connection and `sso_region` (the agent calls AWS's own endpoint: \
+             it started without AWS_ENDPOINT_URL_{}; to use one set since, run `sso-agent stop`, \
+             then the command again)",
+            service.env_suffix
+        ),
     }
 }
 
@@ -132,6 +143,31 @@ endpoint_url = http://127.0.0.1:4566
 sso-oidc =
   endpoint_url = http://127.0.0.1:9000
 ";
+
+    #[test]
+    fn the_advice_names_the_endpoint_or_says_the_agent_uses_aws_own() {
+        let advice = |vars: &[(&str, &str)], text: &str| {
+            advice_from(
+                SSO_OIDC,
+                &Env::from_slice(vars),
+                "/home/me/.aws/config",
+                text.into(),
+            )
+        };
+        let set = [("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9000")];
+        assert_eq!(
+            advice(&set, ""),
+            "check that http://127.0.0.1:9000 (set by AWS_ENDPOINT_URL_SSO_OIDC) is running and reachable"
+        );
+        assert!(advice(&[], FILE)
+            .contains("(set by [services local] `sso-oidc` in /home/me/.aws/config)"));
+        let default = advice(&[], "");
+        assert!(
+            default.contains("it started without AWS_ENDPOINT_URL_SSO_OIDC")
+                && default.contains("`sso-agent stop`"),
+            "{default}"
+        );
+    }
 
     #[test]
     fn the_variables_come_first_then_the_services_section_then_endpoint_url() {
