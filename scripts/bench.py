@@ -323,6 +323,16 @@ def render_saved(path):
     print(text)
 
 
+def link_order():
+    """How many of link/daemon.order's names the measured agent has: the ones it lacks (the
+    code changed since `scripts/order-file`) are laid out as if unordered."""
+    names = (ROOT / "link" / "daemon.order").read_text().split()
+    table = subprocess.run(["nm", "--defined-only", RELEASE / "sso-agent"], capture_output=True,
+                           text=True, check=True).stdout
+    symbols = {fields[2] for fields in map(str.split, table.splitlines()) if len(fields) == 3}
+    return {"names": len(names), "in_binary": sum(name in symbols for name in names)}
+
+
 def main():
     if sys.argv[1:2] == ["--report"]:
         return render_saved(sys.argv[2])
@@ -343,6 +353,7 @@ def main():
                   "static helper": static_helper().stat().st_size if static_helper() else None},
         "criterion": in_process,
         "sessions": SESSIONS, "roles": ROLES,
+        "link_order": link_order(),
         "runs": runs,
         "heap": heap_profiles(),
     }

@@ -325,6 +325,11 @@ def profiles(saved):
                      f"functions from its symbol table): {text['resident_kib'] / 1024:.1f} of its "
                      f"{text['text_kib'] / 1024:.1f} MiB of code, by crate (KiB): " +
                      ", ".join(f"{crate} {kib:,}" for crate, kib in list(text["by_crate_kib"].items())[:16]) + ", ….")
+    order = saved.get("link_order")
+    if order:
+        lines.append(f"- P3 the link order (`link/daemon.order`, written by `scripts/order-file`, applied by build.rs): "
+                     f"{order['in_binary']:,} of its {order['names']:,} functions are in the measured binary; the "
+                     "others changed since it was written and are laid out unordered.")
     for name, label in (("one_session", f"1 session × {saved['roles']:,}"),
                         ("full", f"{saved['sessions']} sessions × {saved['roles']:,}")):
         live = (saved.get("heap") or {}).get(name)
