@@ -4,48 +4,89 @@
 //! touched, so the daemon's resident code is what it ran plus whatever sits next to it: scattered
 //! through the binary, that was most of the binary.
 //!
-//! Only where the linker is known to take `--symbol-ordering-file`: rustc's own LLD, which is
-//! the default on x86_64 Linux since Rust 1.90, when nothing chose another linker. GNU ld has no
-//! such option and would fail the link; elsewhere the binary is just linked in the usual order.
-//! A name the file has and the binary lacks (the code changed since) is skipped.
+//! Only for a release build, and only when this build's linker takes `--symbol-ordering-file`
+//! (LLD and mold do, GNU ld and gold do not): a probe program is linked with the option first,
+//! with the same rustc, target, rustflags and linker. Where it fails, the binary is linked in
+//! the usual order. `SSO_AGENT_NO_LINK_ORDER=1` turns the order off (the bench's comparison).
+//! A name the file has and the binary lacks (the code or the toolchain changed since) is
+//! skipped by the linker.
 
 use std::env;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 const ORDER: &str = "link/daemon.order";
 
 fn main() {
     println!("cargo:rerun-if-changed={ORDER}");
-    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
-    if env::var("PROFILE").as_deref() == Ok("release") && rustc_lld_links() {
-        let order = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join(ORDER);
-        println!(
-            "cargo:rustc-link-arg-bin=sso-agent=-Wl,--symbol-ordering-file={}",
-            order.display()
-        );
-        println!("cargo:rustc-link-arg-bin=sso-agent=-Wl,--no-warn-symbol-ordering");
+    // What chooses the linker or its flags. A linker set in a `.cargo/config.toml` reaches this
+    // script only as RUSTC_LINKER, which cargo does not watch: `cargo clean -p sso-agent` then.
+    for variable in [
+        "SSO_AGENT_NO_LINK_ORDER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+    ] {
+        println!("cargo:rerun-if-env-changed={variable}");
+    }
+    let order = Path::new(&env::var_os("CARGO_MANIFEST_DIR").unwrap()).join(ORDER);
+    let wanted = env::var("PROFILE").as_deref() == Ok("release")
+        && env::var_os("SSO_AGENT_NO_LINK_ORDER").is_none()
+        && order.is_file();
+    let Some(order) = order.to_str().filter(|_| wanted) else {
+        return;
+    };
+    let args = linker_args(order);
+    if links_with(&args) {
+        for arg in args {
+            println!("cargo:rustc-link-arg-bin=sso-agent={arg}");
+        }
     }
 }
 
-/// Whether rustc links this build with its own LLD.
-fn rustc_lld_links() -> bool {
-    let target = env::var("TARGET").unwrap_or_default();
-    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let chose_a_linker = env::var_os("RUSTC_LINKER").is_some()
-        || ["linker", "link-self-contained", "fuse-ld"]
-            .iter()
-            .any(|flag| flags.contains(flag));
-    target == "x86_64-unknown-linux-gnu" && !chose_a_linker && rustc_minor() >= Some(90)
+/// The linker options, each after `-Xlinker` (a path with a comma would split a `-Wl,` list).
+fn linker_args(order: &str) -> Vec<String> {
+    [
+        format!("--symbol-ordering-file={order}"),
+        "--no-warn-symbol-ordering".to_string(),
+    ]
+    .into_iter()
+    .flat_map(|option| ["-Xlinker".to_string(), option])
+    .collect()
 }
 
-/// The `1.N` of the rustc that builds this crate.
-fn rustc_minor() -> Option<u32> {
-    let rustc = env::var_os("RUSTC")?;
-    let output = Command::new(rustc).arg("-vV").output().ok()?;
-    let text = String::from_utf8(output.stdout).ok()?;
-    let release = text
-        .lines()
-        .find_map(|line| line.strip_prefix("release: "))?;
-    release.split('.').nth(1)?.parse().ok()
+/// Whether an empty program links with `args`, built as this crate's binaries are.
+fn links_with(args: &[String]) -> bool {
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+    let source = out.join("link_order_probe.rs");
+    if std::fs::write(&source, "fn main() {}\n").is_err() {
+        return false;
+    }
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let mut probe = Command::new(rustc);
+    probe
+        .arg(&source)
+        .arg("-o")
+        .arg(out.join("link_order_probe"))
+        .args(["--crate-type", "bin", "--edition", "2021"]);
+    if let Ok(target) = env::var("TARGET") {
+        probe.args(["--target", &target]);
+    }
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    probe.args(flags.split('\x1f').filter(|flag| !flag.is_empty()));
+    if let Some(linker) = env::var_os("RUSTC_LINKER") {
+        probe.arg("-C").arg(format!("linker={}", linker.to_string_lossy()));
+    }
+    for arg in args {
+        probe.arg(format!("-Clink-arg={arg}"));
+    }
+    probe
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }

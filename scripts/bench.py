@@ -17,12 +17,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import clients, heap, report, residency, timing  # noqa: E402
+from benchlib import clients, heap, order, report, residency, timing  # noqa: E402
 from benchlib.world import World  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "target" / "release"
 LOADGEN = RELEASE / "examples" / "loadgen"
+# The same agent linked without link/daemon.order (scripts/bench builds it): P3's comparison.
+UNORDERED = ROOT / "target" / "bench-unordered"
 TOOLS = ROOT / "target" / "bench-tools"
 RUNS_DIR = ROOT / "docs" / "bench-runs"
 FULL_RUNS = int(os.environ.get("BENCH_RUNS", "3"))  # fewer only to try the bench out
@@ -46,9 +48,9 @@ def resident_text(world):
         return None
 
 
-def one_session_memory():
+def one_session_memory(bin_dir=RELEASE):
     """P3, one session: a config of 1 sso-session x 1,000 role profiles, every role cached."""
-    world = World(RELEASE, sessions=1, roles=ROLES)
+    world = World(bin_dir, sessions=1, roles=ROLES)
     try:
         world.start_agent()
         time.sleep(0.5)
@@ -245,6 +247,8 @@ def small_config_memory():
 
 def one_run(tools):
     figures = {"p3": {"small": small_config_memory(), "one_session": one_session_memory()}}
+    if (UNORDERED / "sso-agent").exists():
+        figures["p3"]["one_session_unordered"] = one_session_memory(UNORDERED)
     world = World(RELEASE, sessions=SESSIONS, roles=ROLES, cli_cache=True)
     try:
         idle_start = world.start_agent()
@@ -324,13 +328,10 @@ def render_saved(path):
 
 
 def link_order():
-    """How many of link/daemon.order's names the measured agent has: the ones it lacks (the
-    code changed since `scripts/order-file`) are laid out as if unordered."""
-    names = (ROOT / "link" / "daemon.order").read_text().split()
-    table = subprocess.run(["nm", "--defined-only", RELEASE / "sso-agent"], capture_output=True,
-                           text=True, check=True).stdout
-    symbols = {fields[2] for fields in map(str.split, table.splitlines()) if len(fields) == 3}
-    return {"names": len(names), "in_binary": sum(name in symbols for name in names)}
+    """Whether the measured agent was linked in link/daemon.order's order, and how many of its
+    names it has (the ones it lacks changed since `scripts/order-file` and are laid out as if
+    unordered)."""
+    return order.applied(RELEASE / "sso-agent", ROOT / "link" / "daemon.order")
 
 
 def main():

@@ -324,7 +324,8 @@ enum Command {
     },
 }
 
-/// A missing `--profile` can also come from `AWS_PROFILE`, which clap's message does not say.
+/// A missing `--profile` of a subcommand that also reads `AWS_PROFILE` says so (clap's message
+/// names the option only).
 fn with_profile_tip(mut err: clap::Error) -> clap::Error {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let profile_missing = err.kind() == ErrorKind::MissingRequiredArgument
@@ -332,7 +333,14 @@ fn with_profile_tip(mut err: clap::Error) -> clap::Error {
             err.get(ContextKind::InvalidArg),
             Some(ContextValue::Strings(missing)) if missing.iter().any(|arg| arg.starts_with("--profile"))
         );
-    if profile_missing {
+    let subcommand = std::env::args_os().nth(1).unwrap_or_default();
+    let reads_aws_profile = || {
+        Cli::command()
+            .find_subcommand(subcommand.to_str().unwrap_or_default())
+            .and_then(|command| command.get_arguments().find(|arg| arg.get_id() == "profile"))
+            .is_some_and(|profile| profile.get_env() == Some(std::ffi::OsStr::new("AWS_PROFILE")))
+    };
+    if profile_missing && reads_aws_profile() {
         err.insert(
             ContextKind::Suggested,
             ContextValue::StyledStrs(vec!["or set AWS_PROFILE to the profile's name".into()]),

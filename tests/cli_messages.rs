@@ -47,13 +47,21 @@ fn a_missing_profile_names_aws_profile_too() {
             "{args:?}: {stderr}"
         );
     }
-    let output = Command::new(BIN)
-        .args(["exec", "--profile", "dev"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(!stderr.contains("AWS_PROFILE"), "{stderr}");
+    // A missing command, and a --profile that AWS_PROFILE does not give.
+    for args in [
+        &["exec", "--profile", "dev"][..],
+        &["credential-process"],
+        &["license", "import"],
+    ] {
+        let output = Command::new(BIN)
+            .args(args)
+            .env("AWS_PROFILE", "dev")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("AWS_PROFILE"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -42,12 +42,6 @@ pub async fn handle_wanting(agent: &Arc<Agent>, name: &str, wait: bool, want: Wa
         tracing::debug!(profile = name, "answered from the cache");
         return Reply::Encoded(cached);
     }
-    tracing::debug!(
-        profile = name,
-        "not cached: asking IAM Identity Center for {}/{}",
-        key.account_id(),
-        key.role_name()
-    );
 
     let slot = match agent.session(&profile.session).await {
         Ok(slot) => slot,
@@ -66,8 +60,15 @@ pub async fn handle_wanting(agent: &Arc<Agent>, name: &str, wait: bool, want: Wa
         // One upstream call however many requests wait here; the others find its result.
         let _flight = entry.fetching.lock().await;
         if let Some(cached) = entry.usable(SystemTime::now()) {
+            tracing::debug!(profile = name, "answered by another request's fetch");
             return Reply::Encoded(cached);
         }
+        tracing::debug!(
+            profile = name,
+            "not cached: asking IAM Identity Center for {}/{}",
+            key.account_id(),
+            key.role_name()
+        );
         match fetch(agent, &slot, &key, &token, logouts).await {
             Ok(cached) => return Reply::Encoded(cached),
             Err(PortalError::Unauthorized) if !revoked_before => revoked_before = true,

@@ -33,19 +33,11 @@ pub fn configured_endpoint(
     env: &Env,
     sections: Option<&ProfileSet>,
 ) -> Option<(String, String)> {
-    let set = |value: Option<&str>| {
-        value
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(String::from)
-    };
-    let variable = |name: &str| set(env.get(name).ok().as_deref());
-    let profile = |key: &str| sections.and_then(|s| set(s.get(key)));
-    let ignore = variable("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-        .or_else(|| profile("ignore_configured_endpoint_urls"));
-    if ignore.is_some_and(|value| value.eq_ignore_ascii_case("true")) {
+    if ignores_configured_endpoints(env, sections) {
         return None;
     }
+    let variable = |name: &str| non_empty(env.get(name).ok().as_deref());
+    let profile = |key: &str| sections.and_then(|s| non_empty(s.get(key)));
     let service_variable = format!("AWS_ENDPOINT_URL_{}", service.env_suffix);
     if let Some(url) = variable(&service_variable) {
         return Some((url, service_variable));
@@ -76,6 +68,21 @@ pub fn configured_endpoint(
     profile("endpoint_url").map(|url| (url, format!("`endpoint_url` in {profile_title}")))
 }
 
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+}
+
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, or the active profile's
+/// `ignore_configured_endpoint_urls = true`: the SDK calls AWS's own endpoints.
+fn ignores_configured_endpoints(env: &Env, sections: Option<&ProfileSet>) -> bool {
+    non_empty(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").ok().as_deref())
+        .or_else(|| sections.and_then(|s| non_empty(s.get("ignore_configured_endpoint_urls"))))
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+}
+
 /// What an "unreachable" message tells the reader to check, from this process's environment and
 /// config file (the agent's SDK clients read the same).
 pub fn reachability_advice(service: Service) -> String {
@@ -94,12 +101,16 @@ fn advice_from(service: Service, env: &Env, file: &str, text: String) -> String 
         Some((url, source)) => {
             format!("check that {url} (set by {source} in {file}) is running and reachable")
         }
-        // The agent's environment is the one it started with: a variable set in a shell since
-        // then is not in it, and the only sign of that is this default endpoint.
+        // The agent reads the variables of the environment it started in, not the caller's: a
+        // variable set in a shell since then is not in it, and this says which one it lacks.
+        None if ignores_configured_endpoints(env, sections.as_ref()) => {
+            "check the network connection and `sso_region` (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS \
+             or ignore_configured_endpoint_urls makes the agent call AWS's own endpoint)"
+                .to_string()
+        }
         None => format!(
-            "check the network connection and `sso_region` (the agent calls AWS's own endpoint: \
-             it started without AWS_ENDPOINT_URL_{}; to use one set since, run `sso-agent stop`, \
-             then the command again)",
+            "check the network connection and `sso_region` (no AWS_ENDPOINT_URL_{} in the \
+             agent's environment, the one it started with)",
             service.env_suffix
         ),
     }
@@ -163,9 +174,13 @@ sso-oidc =
             .contains("(set by [services local] `sso-oidc` in /home/me/.aws/config)"));
         let default = advice(&[], "");
         assert!(
-            default.contains("it started without AWS_ENDPOINT_URL_SSO_OIDC")
-                && default.contains("`sso-agent stop`"),
+            default.contains("no AWS_ENDPOINT_URL_SSO_OIDC in the agent's environment"),
             "{default}"
+        );
+        let ignored = advice(&[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")], FILE);
+        assert!(
+            ignored.contains("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") && !ignored.contains("9000"),
+            "{ignored}"
         );
     }
 
