@@ -79,7 +79,9 @@ fn links_with(args: &[String]) -> bool {
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     probe.args(flags.split('\x1f').filter(|flag| !flag.is_empty()));
     if let Some(linker) = env::var_os("RUSTC_LINKER") {
-        probe.arg("-C").arg(format!("linker={}", linker.to_string_lossy()));
+        probe
+            .arg("-C")
+            .arg(format!("linker={}", linker.to_string_lossy()));
     }
     for arg in args {
         probe.arg(format!("-Clink-arg={arg}"));

@@ -337,7 +337,11 @@ fn with_profile_tip(mut err: clap::Error) -> clap::Error {
     let reads_aws_profile = || {
         Cli::command()
             .find_subcommand(subcommand.to_str().unwrap_or_default())
-            .and_then(|command| command.get_arguments().find(|arg| arg.get_id() == "profile"))
+            .and_then(|command| {
+                command
+                    .get_arguments()
+                    .find(|arg| arg.get_id() == "profile")
+            })
             .is_some_and(|profile| profile.get_env() == Some(std::ffi::OsStr::new("AWS_PROFILE")))
     };
     if profile_missing && reads_aws_profile() {

@@ -1,7 +1,8 @@
 """The daemon's link order (`link/daemon.order`, read by build.rs): the functions of the release
-agent that run when it starts, logs in, fetches every role of S sessions x R roles, answers them
-again from its cache, and starts once more with its tokens in the keyring, found by callgrind, in
-their current address order.
+agent that run when it starts, logs in (one session exporting the AWS CLI's token cache), fetches
+every role of S sessions x R roles, answers them again from its cache (64 clients at once too),
+serves `exec` and the container-credentials endpoint, and starts once more with its tokens in
+the keyring, found by callgrind, in their current address order.
 
 The names are the symbol table's (mangled, so the linker can match them); their hashes depend on
 the toolchain, Cargo.lock and the package's source, so the file's first line says which rustc
@@ -14,6 +15,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from .world import World
@@ -54,16 +56,35 @@ def _ask_every_role(world, loadgen, sessions, roles):
             raise RuntimeError(f"the profiled agent failed requests: {result}")
 
 
+def _other_tools(world, loadgen):
+    """`exec`, the container-credentials endpoint and 64 clients at once, as scripts/bench runs."""
+    profile = world.profiles(0)[0]
+    world.run([world.bin, "exec", "--profile", profile, "--", "/bin/true"])
+    grant = dict(line.removeprefix("export ").split("=", 1) for line in
+                 world.run([world.bin, "ecs-env", "--profile", profile, "--ttl", "1h"]).stdout.splitlines()
+                 if line.startswith("export "))
+    url, token = (grant[k].strip("'") for k in ("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                                "AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+    for _ in range(3):
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": token})) as answer:
+            answer.read()
+    result = world.loadgen(loadgen, 64, 20, world.profiles(0)[:64])
+    if result["errors"]:
+        raise RuntimeError(f"the profiled agent failed requests: {result}")
+    world.run([world.bin, "status"])
+
+
 def profile(bin_dir, loadgen, sessions, roles, scratch):
     """Runs the agent under callgrind through the workload; the profiles it wrote."""
-    world = World(bin_dir, sessions=sessions, roles=roles)
+    world = World(bin_dir, sessions=sessions, roles=roles, cli_cache=True)
     profiles = [Path(scratch) / "first.out", Path(scratch) / "restarted.out"]
     agent = None
     try:
-        # Logs in, fetches every role, then answers every one from its cache.
+        # Logs in, fetches every role, then answers every one from its cache, and the rest.
         agent = _profiled_agent(world, profiles[0])
         _ask_every_role(world, loadgen, sessions, roles)
         _ask_every_role(world, loadgen, sessions, roles)
+        _other_tools(world, loadgen)
         _stop(agent)
         # Starts with its tokens in the keyring, as after a reboot, and fetches again.
         agent = _profiled_agent(world, profiles[1])

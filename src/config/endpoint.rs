@@ -58,7 +58,7 @@ pub fn configured_endpoint(
             .sub_property_name("endpoint_url")
             .build()
             .ok()?;
-        if let Some(url) = set(sections.other_sections().get(&key).map(|v| v.as_ref())) {
+        if let Some(url) = non_empty(sections.other_sections().get(&key).map(|v| v.as_ref())) {
             return Some((
                 url,
                 format!("[services {services}] `{}`", service.profile_key),
@@ -78,9 +78,13 @@ fn non_empty(value: Option<&str>) -> Option<String> {
 /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, or the active profile's
 /// `ignore_configured_endpoint_urls = true`: the SDK calls AWS's own endpoints.
 fn ignores_configured_endpoints(env: &Env, sections: Option<&ProfileSet>) -> bool {
-    non_empty(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").ok().as_deref())
-        .or_else(|| sections.and_then(|s| non_empty(s.get("ignore_configured_endpoint_urls"))))
-        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    non_empty(
+        env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .ok()
+            .as_deref(),
+    )
+    .or_else(|| sections.and_then(|s| non_empty(s.get("ignore_configured_endpoint_urls"))))
+    .is_some_and(|value| value.eq_ignore_ascii_case("true"))
 }
 
 /// What an "unreachable" message tells the reader to check, from this process's environment and
