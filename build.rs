@@ -5,9 +5,10 @@
 //! through the binary, that was most of the binary.
 //!
 //! Only for a release build, and only when this build's linker takes `--symbol-ordering-file`
-//! (LLD and mold do, GNU ld and gold do not): a probe program is linked with the option first,
-//! with the same rustc, target, rustflags and linker. Where it fails, the binary is linked in
-//! the usual order. `SSO_AGENT_NO_LINK_ORDER=1` turns the order off (the bench's comparison).
+//! (LLD does; GNU ld, gold and mold do not): a probe program is linked with the option first,
+//! with the same rustc, target, rustflags and linker (not through a `RUSTC_WRAPPER`: a cache has
+//! nothing to give a probe). Where it fails, the binary is linked in the usual order.
+//! `SSO_AGENT_NO_LINK_ORDER`, set to anything, turns the order off (the bench's comparison).
 //! A name the file has and the binary lacks (the code or the toolchain changed since) is
 //! skipped by the linker.
 
@@ -18,22 +19,28 @@ use std::process::{Command, Stdio};
 const ORDER: &str = "link/daemon.order";
 
 fn main() {
-    println!("cargo:rerun-if-changed={ORDER}");
+    let order = Path::new(&env::var_os("CARGO_MANIFEST_DIR").unwrap()).join(ORDER);
+    // A path cargo is told to watch and cannot find reruns this script on every build.
+    match order.is_file() {
+        true => println!("cargo:rerun-if-changed={ORDER}"),
+        false => println!("cargo:rerun-if-changed=build.rs"),
+    }
     // What chooses the linker or its flags. A linker set in a `.cargo/config.toml` reaches this
     // script only as RUSTC_LINKER, which cargo does not watch: `cargo clean -p sso-agent` then.
+    let target = env::var("TARGET")
+        .unwrap_or_default()
+        .to_uppercase()
+        .replace(['-', '.'], "_");
     for variable in [
-        "SSO_AGENT_NO_LINK_ORDER",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
-        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
-        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+        "SSO_AGENT_NO_LINK_ORDER".to_string(),
+        "RUSTFLAGS".to_string(),
+        "CARGO_ENCODED_RUSTFLAGS".to_string(),
+        "CARGO_BUILD_RUSTFLAGS".to_string(),
+        format!("CARGO_TARGET_{target}_LINKER"),
+        format!("CARGO_TARGET_{target}_RUSTFLAGS"),
     ] {
         println!("cargo:rerun-if-env-changed={variable}");
     }
-    let order = Path::new(&env::var_os("CARGO_MANIFEST_DIR").unwrap()).join(ORDER);
     let wanted = env::var("PROFILE").as_deref() == Ok("release")
         && env::var_os("SSO_AGENT_NO_LINK_ORDER").is_none()
         && order.is_file();
@@ -68,25 +75,27 @@ fn links_with(args: &[String]) -> bool {
     }
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut probe = Command::new(rustc);
+    // Lints off: a `-D` lint among the rustflags must not fail an empty program.
     probe
         .arg(&source)
         .arg("-o")
         .arg(out.join("link_order_probe"))
-        .args(["--crate-type", "bin", "--edition", "2021"]);
+        .args(["--crate-type", "bin", "--cap-lints", "allow"]);
     if let Ok(target) = env::var("TARGET") {
         probe.args(["--target", &target]);
     }
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     probe.args(flags.split('\x1f').filter(|flag| !flag.is_empty()));
     if let Some(linker) = env::var_os("RUSTC_LINKER") {
-        probe
-            .arg("-C")
-            .arg(format!("linker={}", linker.to_string_lossy()));
+        let mut flag = std::ffi::OsString::from("linker=");
+        flag.push(linker);
+        probe.arg("-C").arg(flag);
     }
     for arg in args {
         probe.arg(format!("-Clink-arg={arg}"));
     }
     probe
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()

@@ -30,11 +30,14 @@ def _profiled_agent(world, out):
          world.bin, "daemon"],
         env=world.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(6000):
+        if agent.poll() is not None:
+            raise RuntimeError(f"the agent under callgrind exited with {agent.returncode}")
         if subprocess.run([world.bin, "status", "--json"], env=world.env,
                           capture_output=True).returncode == 0:
             return agent
         time.sleep(0.02)
     agent.kill()
+    agent.wait()
     raise RuntimeError("the agent under callgrind never answered")
 
 
@@ -51,7 +54,7 @@ def _stop(agent):
 
 def _ask_every_role(world, loadgen, sessions, roles):
     for session in range(sessions):
-        result = world.loadgen(loadgen, 10, roles // 10, world.profiles(session))
+        result = world.loadgen(loadgen, 10, max(1, roles // 10), world.profiles(session))
         if result["errors"]:
             raise RuntimeError(f"the profiled agent failed requests: {result}")
 

@@ -135,12 +135,13 @@ def render(saved, saved_name, previous_path):
         memory_row("agent RSS, idle, one session and one profile", saved, lambda r: p3(r)["small"]),
         memory_row(f"agent RSS, 1 session × {roles:,} profiles, idle", saved, lambda r: p3(r)["one_session"]["idle"]),
         memory_row(f"agent RSS, 1 session × {roles:,} cached roles", saved, lambda r: p3(r)["one_session"]["cached"], 12),
+        f"| P3 | … anonymous bytes per cached role (cached − idle, ÷ roles) | {one_per_role:,.0f} B | | |",
     ]
     if all("one_session_unordered" in p3(run) for run in saved["runs"]):
-        lines.append(memory_row("… the same agent linked without `link/daemon.order` (`SSO_AGENT_NO_LINK_ORDER=1`)", saved,
+        lines.append(memory_row(f"agent RSS, 1 session × {roles:,} cached roles, the same agent linked without "
+                                "`link/daemon.order` (`SSO_AGENT_NO_LINK_ORDER`)", saved,
                                 lambda r: p3(r)["one_session_unordered"]["cached"]))
     lines += [
-        f"| P3 | … anonymous bytes per cached role (cached − idle, ÷ roles) | {one_per_role:,.0f} B | | |",
         memory_row(f"agent RSS, {sessions} sessions × {roles:,} profiles, idle", saved, lambda r: p3(r)["idle"]),
         memory_row(f"agent RSS, {sessions} sessions × {roles:,} cached roles", saved, lambda r: p3(r)["full"], 20),
         f"| P3 | … anonymous bytes per cached role | {full_per_role:,.0f} B | | |",
@@ -333,7 +334,7 @@ def profiles(saved):
     order = saved.get("link_order")
     if order:
         how = ("laid out first, in the file's order" if order.get("laid_out_first")
-               else "not laid out first: build.rs did not pass the file to this linker")
+               else "not laid out first (build.rs passes the file only to a linker that takes it)")
         lines.append(f"- P3 the link order (`link/daemon.order`, written by `scripts/order-file`, passed by build.rs): "
                      f"{order['in_binary']:,} of its {order['names']:,} functions are in the measured binary, {how}; "
                      "a function it lacks changed since the file was written and is laid out unordered.")

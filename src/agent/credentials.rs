@@ -60,7 +60,7 @@ pub async fn handle_wanting(agent: &Arc<Agent>, name: &str, wait: bool, want: Wa
         // One upstream call however many requests wait here; the others find its result.
         let _flight = entry.fetching.lock().await;
         if let Some(cached) = entry.usable(SystemTime::now()) {
-            tracing::debug!(profile = name, "answered by another request's fetch");
+            tracing::debug!(profile = name, "answered by a fetch made while it waited");
             return Reply::Encoded(cached);
         }
         tracing::debug!(
