@@ -101,11 +101,7 @@ def p1(world, tools, profile):
 
 def tools_row(world, tools, profile):
     """exec and the container endpoint next to /bin/true and the helper, interleaved."""
-    grant = dict(line.removeprefix("export ").split("=", 1) for line in
-                 world.run([world.bin, "ecs-env", "--profile", profile, "--ttl", "1h"]).stdout.splitlines()
-                 if line.startswith("export "))
-    url, token = (grant[k].strip("'") for k in ("AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                                                "AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+    url, token = world.container_grant(profile)
     samples = timing.interleave(tools["interleave"], [
         ["/bin/true"], [world.helper, "--profile", profile],
         [world.bin, "exec", "--profile", profile, "--", "/bin/true"],

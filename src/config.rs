@@ -102,8 +102,8 @@ pub struct ProfileConfig {
 /// The role a profile's credentials come from. The index keeps one per profile and the agent's
 /// role cache shares it, so a request allocates no key.
 ///
-/// The three names live in one allocation: with thousands of profiles, three `String`s and their
-/// allocations were about 110 bytes a profile more, for as long as the agent runs.
+/// The three names live in one allocation, not three `String`s: two allocations a profile instead
+/// of four, for as long as the agent runs (configs have thousands of profiles).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RoleKey {
     /// The session, the account and the role name, one after the other.

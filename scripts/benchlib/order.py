@@ -63,11 +63,7 @@ def _other_tools(world, loadgen):
     """`exec`, the container-credentials endpoint and 64 clients at once, as scripts/bench runs."""
     profile = world.profiles(0)[0]
     world.run([world.bin, "exec", "--profile", profile, "--", "/bin/true"])
-    grant = dict(line.removeprefix("export ").split("=", 1) for line in
-                 world.run([world.bin, "ecs-env", "--profile", profile, "--ttl", "1h"]).stdout.splitlines()
-                 if line.startswith("export "))
-    url, token = (grant[k].strip("'") for k in ("AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                                                "AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+    url, token = world.container_grant(profile)
     for _ in range(3):
         with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": token})) as answer:
             answer.read()
@@ -124,15 +120,20 @@ def executed(profile_file, binary_name):
     return seen
 
 
-def write_order(binary, names, out, rustc_version):
-    """`names` that are functions of `binary`, in its address order, one per line."""
+def _function_addresses(binary, kinds):
+    """Each function symbol of `binary` whose nm type is in `kinds`, and its address."""
     table = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True,
                            check=True).stdout
     address = {}
-    for line in table.splitlines():
-        fields = line.split()
-        if len(fields) == 3 and fields[1] in "tTwW":
+    for fields in map(str.split, table.splitlines()):
+        if len(fields) == 3 and fields[1] in kinds:
             address.setdefault(fields[2], int(fields[0], 16))
+    return address
+
+
+def write_order(binary, names, out, rustc_version):
+    """`names` that are functions of `binary`, in its address order, one per line."""
+    address = _function_addresses(binary, "tTwW")
     ordered = sorted((address[name], name) for name in names if name in address)
     if not ordered:
         raise RuntimeError(f"none of the {len(names)} functions seen run is in {binary}'s symbol table")
@@ -151,12 +152,7 @@ def applied(binary, order_file):
     """How the measured binary has the order: how many of its names it has, and whether the
     linker took the file (those functions come first, in the file's order)."""
     names = names_of(order_file)
-    table = subprocess.run(["nm", "-n", "--defined-only", binary], capture_output=True, text=True,
-                           check=True).stdout
-    address = {}
-    for fields in map(str.split, table.splitlines()):
-        if len(fields) == 3 and fields[1] in "tT":
-            address.setdefault(fields[2], int(fields[0], 16))
+    address = _function_addresses(binary, "tT")
     placed = [address[name] for name in names if name in address]
     ordered = set(placed)
     others = [at for at in address.values() if at not in ordered]

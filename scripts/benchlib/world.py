@@ -93,6 +93,14 @@ class World:
     def run(self, command):
         return subprocess.run(command, check=True, capture_output=True, text=True, env=self.env)
 
+    def container_grant(self, profile):
+        """`ecs-env`'s endpoint URL and token for `profile`, granted for an hour."""
+        exports = self.run([self.bin, "ecs-env", "--profile", profile, "--ttl", "1h"]).stdout
+        grant = dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines()
+                     if line.startswith("export "))
+        return tuple(grant[k].strip("'") for k in ("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                                   "AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+
     def memory(self):
         return timing.memory_kib(self.agent.pid)
 
