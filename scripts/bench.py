@@ -66,15 +66,14 @@ def one_session_memory(bin_dir=RELEASE):
 
 def static_helper():
     """The helper scripts/static-helper builds (static, non-PIE), if it was built."""
-    host = subprocess.run(["rustc", "-vV"], capture_output=True, text=True).stdout
-    triple = next(line.split(": ", 1)[1] for line in host.splitlines() if line.startswith("host: "))
-    built = ROOT / "target" / "static" / triple / "release" / "sso-agent-credential-process"
+    built = ROOT / "target" / "static-helper" / "sso-agent-credential-process"
     return built if built.exists() else None
 
 
 def p1(world, tools, profile):
     """The helpers against the static C floors, interleaved; each ratio is per pair."""
     commands = {"connect": [tools["connect_floor"]], "roundtrip": [tools["roundtrip_floor"]],
+                "connect_dynamic": [tools["connect_dynamic"]],
                 "helper": [world.helper, "--profile", profile]}
     if static_helper():
         commands["static"] = [static_helper(), "--profile", profile]
@@ -88,6 +87,7 @@ def p1(world, tools, profile):
         out[f"{name}_rss_kib"] = statistics.median(measured[name]["maxrss_kib"])
         out[f"{name}_minor_faults"] = statistics.median(measured[name]["minor_faults"])
     out["roundtrip_per_connect"] = timing.pair_ratios(wall["roundtrip"], wall["connect"])
+    out["connect_dynamic_per_connect"] = timing.pair_ratios(wall["connect_dynamic"], wall["connect"])
     for name in out["helpers"] + ["subcommand"]:
         out[f"{name}_per_connect"] = timing.pair_ratios(wall[name], wall["connect"])
         out[f"{name}_per_roundtrip"] = timing.pair_ratios(wall[name], wall["roundtrip"])
@@ -95,7 +95,7 @@ def p1(world, tools, profile):
             h - c for h, c in zip(wall[name], wall["connect"])) * 1e3
     # The profile behind the figures: system calls of one run of each.
     out["syscalls"] = {name: timing.strace_command(commands[name], world.env, world.root / f"strace-{name}")
-                       for name in ["connect", "roundtrip"] + out["helpers"]}
+                       for name in ["connect", "roundtrip", "connect_dynamic"] + out["helpers"]}
     return out
 
 

@@ -631,7 +631,11 @@ async fn the_small_helper_answers_as_the_subcommand_and_can_start_the_agent() {
     let emulator = emulator().await;
     scenario(&emulator, json!({"auto_approve_after_polls": 1})).await;
     let world = AgentHome::new(&emulator, "small");
-    let small = env!("CARGO_BIN_EXE_sso-agent-credential-process");
+    // scripts/test runs this test a second time on the static build (scripts/static-helper),
+    // installed in a directory of its own with a copy of `sso-agent` beside it.
+    let small = std::env::var("SSO_AGENT_TEST_HELPER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sso-agent-credential-process").to_string());
+    let small = small.as_str();
     // No agent yet: the small helper starts `sso-agent daemon` from its own directory.
     let environment = world.command(&[]);
     let output = std::process::Command::new(small)

@@ -82,9 +82,11 @@ def render(saved, saved_name, previous_path):
         f"| P1 | floor: static C program that connects to the socket and exits | {across(saved, lambda r: p1(r)['connect_ms'], ' ms')} | | |",
         f"| P1 | floor: static C round trip (one request frame, the whole answer read) | {across(saved, lambda r: p1(r)['roundtrip_ms'], ' ms')}; {ratio_across(saved, lambda r: p1(r)['roundtrip_per_connect'])} the connect floor | | |",
     ]
-    names = {"helper": "`sso-agent-credential-process` as `cargo install` builds it (dynamic, PIE)",
-             "static": "`sso-agent-credential-process` from `scripts/static-helper` (static, non-PIE)"}
-    for name in saved["runs"][0]["p1"]["helpers"]:
+    if "connect_dynamic_ms" in saved["runs"][0]["p1"]:
+        lines.append(f"| P1 | the connect floor linked as `cc` links by default (dynamic, PIE): the loader and libc, nothing else | {across(saved, lambda r: p1(r)['connect_dynamic_ms'], ' ms')}; {ratio_across(saved, lambda r: p1(r)['connect_dynamic_per_connect'])} the connect floor | | |")
+    names = {"static": "`sso-agent-credential-process` as the README installs it on Linux (`scripts/static-helper`: static, non-PIE)",
+             "helper": "`sso-agent-credential-process` as `cargo install` alone builds it (dynamic, PIE: macOS, or Linux without glibc's static library)"}
+    for name in [name for name in names if name in saved["runs"][0]["p1"]["helpers"]]:
         ratio = median_of(saved, lambda r: p1(r)[f"{name}_per_connect"]["median"])
         rss = median_of(saved, lambda r: p1(r)[f"{name}_rss_kib"])
         lines += [
@@ -217,6 +219,14 @@ def notes(saved):
                 "  builds the helper without them. std's own start-up is skipped (`no_main`); this VM exposes no",
                 "  hardware counters (perf sees page faults and context switches only).",
             ]
+            if "connect_dynamic_ms" in run:
+                dynamic = mid(lambda r: p1(r)["connect_dynamic_per_connect"]["median"])
+                roundtrip = mid(lambda r: p1(r)["roundtrip_per_connect"]["median"])
+                lines += [
+                    f"  The connect floor itself, linked dynamically, is {dynamic:.2f}× the static one: the loader and libc",
+                    f"  alone, with the round trip's {roundtrip - 1:.2f} added, put any dynamic client at {dynamic + roundtrip - 1:.2f}× before",
+                    "  its own work. That is why the README installs the static helper on Linux (macOS has no static executables).",
+                ]
     c64 = lambda r: r["p2"]["c64"]
     if mid(lambda r: r["p2"]["cpu_per_floor"]["median"]) > 1.5 or mid(lambda r: c64(r)["per_second"]) < 200000:
         floor_rate = mid(lambda r: statistics.median(x["per_second"] for x in r["p2"]["floor_runs"]))
@@ -317,7 +327,7 @@ def heap_method(saved):
 def profiles(saved):
     """What the P1 figures are made of, from the middle run: page faults and system calls."""
     run = saved["runs"][len(saved["runs"]) // 2]["p1"]
-    names = ["connect", "roundtrip"] + run["helpers"]
+    names = ["connect", "roundtrip"] + (["connect_dynamic"] if "connect_dynamic" in run["syscalls"] else []) + run["helpers"]
     lines = ["", "## Profiles (the middle run)", "",
              "- P1 minor page faults per process (wait4): " +
              ", ".join(f"{name} {run[f'{name}_minor_faults']:.0f}" for name in names + ["subcommand"]) + "."]

@@ -21,6 +21,8 @@ def build_c(out_dir, protocol_version):
                         "wait": False}, separators=(",", ":"))
     builds = {
         "connect_floor": ["-static", C_SOURCES / "connect.c"],
+        # The same program as cc links it by default (dynamic, PIE): what the loader alone costs.
+        "connect_dynamic": [C_SOURCES / "connect.c"],
         "roundtrip_floor": ["-static", f"-DFRAME={json.dumps(frame)}", C_SOURCES / "roundtrip.c"],
         "floor_server": [C_SOURCES / "floor_server.c"],
         "interleave": [C_SOURCES / "interleave.c"],
