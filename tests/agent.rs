@@ -646,6 +646,15 @@ async fn the_small_helper_answers_as_the_subcommand_and_can_start_the_agent() {
         .unwrap();
     let from_small = stdout_of(&output);
     parse_credentials(&from_small);
+    // The agent it started is the `sso-agent` beside it, not one found on PATH.
+    let pid = common::home::status(&world)["pid"].as_u64().unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/exe")).unwrap(),
+        std::path::Path::new(small)
+            .with_file_name("sso-agent")
+            .canonicalize()
+            .unwrap()
+    );
     let from_subcommand = stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
     assert_eq!(
         from_small, from_subcommand,

@@ -22,7 +22,7 @@ def build_c(out_dir, protocol_version):
     builds = {
         "connect_floor": ["-static", C_SOURCES / "connect.c"],
         # The same program as cc links it by default (dynamic, PIE): what the loader alone costs.
-        "connect_dynamic": [C_SOURCES / "connect.c"],
+        "connect_dynamic": ["-fPIE", "-pie", C_SOURCES / "connect.c"],
         "roundtrip_floor": ["-static", f"-DFRAME={json.dumps(frame)}", C_SOURCES / "roundtrip.c"],
         "floor_server": [C_SOURCES / "floor_server.c"],
         "interleave": [C_SOURCES / "interleave.c"],
