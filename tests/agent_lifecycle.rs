@@ -119,6 +119,45 @@ fn stop_ends_an_agent_started_by_hand() {
     assert!(!world.socket.exists());
 }
 
+/// Stopping an agent whose logins live in its memory says they are gone; with a keyring, or
+/// with nobody logged in, it says nothing of the kind.
+#[test]
+fn stop_says_when_the_logins_it_ends_were_in_memory_only() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(emulator());
+    runtime.block_on(scenario(&emulator, json!({"auto_approve_after_polls": 1})));
+    let mut world = AgentHome::new(&emulator, "stop-memory");
+    let lost = "are gone with it";
+    for (store, log_in, said) in [
+        ("memory", false, false),
+        ("memory", true, true),
+        ("secret-service", true, false),
+    ] {
+        let pid = world.start_agent_with(|agent| {
+            agent.env("SSO_AGENT_STORE", store);
+        });
+        if log_in {
+            stdout_of(&world.run(&["credential-process", "--profile", "dev"]));
+        }
+        let output = world.run(&["stop"]);
+        stdout_of(&output);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.contains(lost),
+            said,
+            "{store}, logged in {log_in}: {stderr}"
+        );
+        if said {
+            assert!(stderr.contains(&world.session), "{stderr}");
+            assert!(stderr.contains("sso-agent login"), "{stderr}");
+        }
+        assert!(world.wait_agent(pid).success());
+    }
+    // The keyring's login is the next agent's: logged out here, with it.
+    world.start_agent();
+    stdout_of(&world.run(&["logout", "--all"]));
+}
+
 /// An agent of another protocol version on the socket: a small listener that answers every
 /// request as an older agent does, and removes its socket when it gets SIGTERM.
 fn old_agent(socket: &std::path::Path) -> std::process::Child {

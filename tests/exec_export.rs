@@ -405,6 +405,27 @@ async fn bash_completes_subcommands_flags_and_profile_names() {
     assert_eq!(sessions, std::slice::from_ref(&world.session));
     let profiles = bash_completes(&world, "sso-agent exec --profile st");
     assert_eq!(profiles, ["staging"]);
+
+    // A name with a space is one candidate, quoted for the shell; a name is never run.
+    let config = world.home.join(".aws/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    for name in ["my dev", "x$(touch $HOME/ran)"] {
+        text.push_str(&format!(
+            "\n[profile \"{name}\"]\nsso_session = {}\nsso_account_id = 111122223333\nsso_role_name = Developer\n",
+            world.session
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    assert_eq!(
+        bash_completes(&world, "sso-agent exec --profile my"),
+        ["my\\ dev"]
+    );
+    let strange = bash_completes(&world, "sso-agent exec --profile x");
+    assert_eq!(strange.len(), 1, "{strange:?}");
+    assert!(
+        !world.home.join("ran").exists(),
+        "completion ran a profile's name"
+    );
 }
 
 #[test]

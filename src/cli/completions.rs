@@ -28,7 +28,9 @@ pub fn completions(shell: Shell, mut command: Command) -> Result<()> {
 }
 
 /// clap_complete's bash script completes every option's value as a file name; for `--profile`
-/// it completes the profile names instead, and for `--sso-session` the session names.
+/// it completes the profile names instead, and for `--sso-session` the session names. Each name
+/// is one line, quoted for the shell (`printf %q`: `my\ dev`), and compared with what was typed
+/// in that form. Not `compgen -W`: it splits names at spaces and expands `$(…)` in them.
 fn complete_names_in_bash(script: &str) -> String {
     let mut out = String::with_capacity(script.len());
     let mut names_of: Option<&str> = None;
@@ -42,7 +44,7 @@ fn complete_names_in_bash(script: &str) -> String {
             let indent = &line[..line.len() - trimmed.len()];
             out.push_str(indent);
             out.push_str(&format!(
-                "COMPREPLY=($(compgen -W \"$(sso-agent {PROFILE_NAMES}{flag} 2>/dev/null)\" -- \"${{cur}}\"))\n"
+                "local name quoted; COMPREPLY=(); while IFS= read -r name; do printf -v quoted '%q' \"$name\"; [[ \"$quoted\" == \"$cur\"* ]] && COMPREPLY+=(\"$quoted\"); done < <(sso-agent {PROFILE_NAMES}{flag} 2>/dev/null)\n"
             ));
             names_of = None;
             continue;

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Result};
 use sso_agent::client::{AgentClient, REQUEST_TIMEOUT};
-use sso_agent::protocol::{Request, Response};
+use sso_agent::protocol::{Request, Response, Status};
+use sso_agent::store::StoreKind;
 use std::time::{Duration, Instant};
 
 /// The agent finishes requests in flight for up to 5 s before it exits.
@@ -15,10 +16,11 @@ pub fn run() -> Result<()> {
         println!("No agent is running on {}.", socket.display());
         return Ok(());
     };
-    let (pid, grants) = match client.request(Request::Stop, REQUEST_TIMEOUT)? {
-        Response::Status(status) => (status.pid, status.container_grants),
+    let status = match client.request(Request::Stop, REQUEST_TIMEOUT)? {
+        Response::Status(status) => status,
         other => bail!("unexpected answer from the agent: {}", other.kind()),
     };
+    let (pid, grants) = (status.pid, &status.container_grants);
     drop(client);
     let deadline = Instant::now() + EXIT_WAIT;
     while running(pid) {
@@ -31,6 +33,9 @@ pub fn run() -> Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     println!("Stopped the agent (pid {pid}) on {}.", socket.display());
+    if let Some(lost) = logins_lost(&status) {
+        eprintln!("sso-agent: {lost}");
+    }
     if !grants.is_empty() {
         let mut profiles: Vec<&str> = grants.iter().map(|grant| grant.profile.as_str()).collect();
         profiles.dedup();
@@ -43,6 +48,26 @@ pub fn run() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What a stopped agent took with it: the logins of a store that keeps them in memory only.
+fn logins_lost(status: &Status) -> Option<String> {
+    if status.store != StoreKind::Memory.name() {
+        return None;
+    }
+    let sessions: Vec<&str> = status
+        .sessions
+        .iter()
+        .filter(|session| session.logged_in)
+        .map(|session| session.name.as_str())
+        .collect();
+    if sessions.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "its logins were kept in memory only (the memory store) and are gone with it: sso-session {} needs `sso-agent login` again after the next start",
+        sessions.join(", ")
+    ))
 }
 
 /// The process exists and is not a zombie waiting for its parent.
