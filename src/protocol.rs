@@ -482,6 +482,49 @@ pub fn decode_request(payload: &[u8]) -> Result<Request, String> {
 
 /// `decode_request`, with the rest of the envelope.
 pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<Request>, String> {
+    match decode_credentials_request(payload) {
+        Some(envelope) => Ok(envelope),
+        None => decode_any_envelope(payload),
+    }
+}
+
+/// The request every `credential_process` run sends, read in one pass with its strings
+/// borrowed. The general decoding reads a frame twice (the version first, to name a mismatch)
+/// and buffers every field twice on the way (`flatten`, then the `type` tag), which was most of
+/// what decoding cost. Anything this does not take as a current `credentials` request goes the
+/// general way, which also words the errors; what it takes, the general way decodes the same
+/// (the fuzz target checks that on every input).
+pub fn decode_credentials_request(payload: &[u8]) -> Option<Envelope<Request>> {
+    use std::borrow::Cow;
+    #[derive(Deserialize)]
+    struct Credentials<'a> {
+        version: u32,
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+        #[serde(borrow)]
+        profile: Cow<'a, str>,
+        wait: bool,
+        #[serde(default, borrow)]
+        config_file: Option<Cow<'a, str>>,
+    }
+    // A derived struct also reads a JSON array (its fields in order): the general way does not.
+    if payload.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let request: Credentials = serde_json::from_slice(payload).ok()?;
+    (request.version == PROTOCOL_VERSION && request.kind == "credentials").then(|| Envelope {
+        version: request.version,
+        config_file: request.config_file.map(Cow::into_owned),
+        body: Request::Credentials {
+            profile: request.profile.into_owned(),
+            wait: request.wait,
+        },
+    })
+}
+
+/// Any request, its version checked first.
+#[doc(hidden)]
+pub fn decode_any_envelope(payload: &[u8]) -> Result<Envelope<Request>, String> {
     #[derive(Deserialize)]
     struct VersionOnly {
         version: Option<u32>,
@@ -527,6 +570,50 @@ mod tests {
             r#"{"version":9,"type":"credentials","profile":"dev","wait":true}"#
         );
         assert_eq!(decode_request(&payload).unwrap(), request);
+    }
+
+    #[test]
+    fn the_credentials_fast_path_takes_only_what_the_general_way_decodes_the_same() {
+        let taken = [
+            r#"{"version":9,"type":"credentials","profile":"dev","wait":true}"#,
+            r#" {"wait":false,"profile":"my dev","type":"credentials","version":9}"#,
+            r#"{"version":9,"type":"credentials","profile":"d\u00e9v \"x\"","wait":true}"#,
+            r#"{"version":9,"config_file":"/home/u/.aws/config","type":"credentials","profile":"p","wait":true}"#,
+            r#"{"version":9,"config_file":null,"type":"credentials","profile":"p","wait":true}"#,
+            r#"{"version":9,"type":"credentials","profile":"p","wait":true,"later":[1,{"x":2}]}"#,
+        ];
+        for payload in taken {
+            let fast = decode_credentials_request(payload.as_bytes()).expect(payload);
+            let general = decode_any_envelope(payload.as_bytes()).expect(payload);
+            assert_eq!(
+                (fast.version, fast.config_file, fast.body),
+                (general.version, general.config_file, general.body),
+                "{payload}"
+            );
+        }
+        let passed_on = [
+            r#"{"version":8,"type":"credentials","profile":"dev","wait":true}"#,
+            r#"{"version":9,"type":"status"}"#,
+            r#"{"version":9,"type":"credentials","profile":"dev"}"#,
+            r#"{"version":9,"version":9,"type":"credentials","profile":"dev","wait":true}"#,
+            r#"[9,"credentials","dev",true]"#,
+            r#"{"version":9,"type":"credentials","profile":"dev","wait":true} x"#,
+        ];
+        for payload in passed_on {
+            assert!(
+                decode_credentials_request(payload.as_bytes()).is_none(),
+                "{payload}"
+            );
+        }
+        // Still answered as before, by the general way.
+        assert!(decode_envelope(passed_on[0].as_bytes())
+            .unwrap_err()
+            .contains("restart the agent"));
+        assert_eq!(
+            decode_request(passed_on[1].as_bytes()).unwrap(),
+            Request::Status
+        );
+        assert!(decode_request(passed_on[4].as_bytes()).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 use stream::ReadableStream;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -324,6 +324,13 @@ async fn read_frame(stream: &mut BufReader<ReadableStream>) -> Result<Vec<u8>, F
         Err(err) => return Err(err.into()),
     }
     let len = protocol::payload_len(header)?;
+    if let Some(arrived) = stream.buffer().get(..len) {
+        // The whole frame came with its header (a client writes a request at once): one
+        // allocation of its size, where `read_to_end` grows a vector from 32 bytes.
+        let payload = arrived.to_vec();
+        std::pin::Pin::new(&mut *stream).consume(len);
+        return Ok(payload);
+    }
     let mut payload = Vec::new();
     let read = (&mut *stream)
         .take(len as u64)
