@@ -488,15 +488,18 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<Request>, String> {
     }
 }
 
-/// The request every `credential_process` run sends, read in one pass with its strings
-/// borrowed. The general decoding reads a frame twice (the version first, to name a mismatch)
+/// The request every `credential_process` run sends (exactly its five fields), read in one pass
+/// with its `type` and `profile` borrowed. The general decoding reads a frame twice (the version first, to name a mismatch)
 /// and buffers every field twice on the way (`flatten`, then the `type` tag), which was most of
 /// what decoding cost. Anything this does not take as a current `credentials` request goes the
 /// general way, which also words the errors; what it takes, the general way decodes the same
 /// (the fuzz target checks that on every input).
 pub fn decode_credentials_request(payload: &[u8]) -> Option<Envelope<Request>> {
     use std::borrow::Cow;
+    // Unknown fields are refused, not skipped: serde skips a value by its syntax alone (no
+    // depth limit, no UTF-8 or number range check), where the general way reads every one.
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Credentials<'a> {
         version: u32,
         #[serde(rename = "type", borrow)]
@@ -580,7 +583,6 @@ mod tests {
             r#"{"version":9,"type":"credentials","profile":"d\u00e9v \"x\"","wait":true}"#,
             r#"{"version":9,"config_file":"/home/u/.aws/config","type":"credentials","profile":"p","wait":true}"#,
             r#"{"version":9,"config_file":null,"type":"credentials","profile":"p","wait":true}"#,
-            r#"{"version":9,"type":"credentials","profile":"p","wait":true,"later":[1,{"x":2}]}"#,
         ];
         for payload in taken {
             let fast = decode_credentials_request(payload.as_bytes()).expect(payload);
@@ -598,6 +600,7 @@ mod tests {
             r#"{"version":9,"version":9,"type":"credentials","profile":"dev","wait":true}"#,
             r#"[9,"credentials","dev",true]"#,
             r#"{"version":9,"type":"credentials","profile":"dev","wait":true} x"#,
+            r#"{"version":9,"type":"credentials","profile":"p","wait":true,"later":[1,{"x":2}]}"#,
         ];
         for payload in passed_on {
             assert!(
@@ -614,6 +617,30 @@ mod tests {
             Request::Status
         );
         assert!(decode_request(passed_on[4].as_bytes()).is_err());
+        // Values the general way refuses inside an unknown field: the fast path must not skip
+        // past them to an answer.
+        let fields = r#""version":9,"type":"credentials","profile":"p","wait":true"#;
+        let mut refused: Vec<Vec<u8>> = [r#""x":1e400"#, r#""x":"\ud800""#]
+            .iter()
+            .map(|extra| format!("{{{fields},{extra}}}").into_bytes())
+            .collect();
+        let invalid_utf8: &[u8] = &[0xff];
+        refused.push(
+            [
+                format!("{{{fields},\"x\":\"").as_bytes(),
+                invalid_utf8,
+                b"\"}",
+            ]
+            .concat(),
+        );
+        refused.push(
+            format!("{{{fields},\"x\":{}{}}}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+        );
+        for payload in &refused {
+            let shown = String::from_utf8_lossy(payload);
+            assert!(decode_any_envelope(payload).is_err(), "{shown}");
+            assert!(decode_credentials_request(payload).is_none(), "{shown}");
+        }
     }
 
     #[test]

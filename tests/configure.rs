@@ -231,6 +231,18 @@ async fn configure_keeps_the_hand_written_file_byte_for_byte_and_a_second_run_ch
         stderr_of(&output)
     );
 
+    // A reader that stops early (`configure | head`): no panic, the same advice on stderr.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let cut = world
+        .command(&["configure"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(cut.status.code(), Some(0), "{}", stderr_of(&cut));
+    assert!(!stderr_of(&cut).contains("panicked"), "{}", stderr_of(&cut));
+    assert!(stderr_of(&cut).contains("--write"), "{}", stderr_of(&cut));
+
     let output = world.run(&["configure", "--write"]);
     stdout_of(&output);
     let stderr = stderr_of(&output);

@@ -353,14 +353,28 @@ async fn export_to_a_terminal_warns_on_stderr() {
 fn bash_completes(world: &AgentHome, line: &str) -> Vec<String> {
     let script = world.root.join("completion.bash");
     std::fs::write(&script, stdout_of(&world.run(&["completions", "bash"]))).unwrap();
-    let words: Vec<&str> = line.split(' ').collect();
+    // Split at spaces, as bash does: not at an escaped one (`my\ d` is one word).
+    let mut words: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (at, _) in line.match_indices(' ') {
+        if !line[..at].ends_with('\\') {
+            words.push(&line[start..at]);
+            start = at + 1;
+        }
+    }
+    words.push(&line[start..]);
+    // A word in single quotes for the driver's own source.
+    let quoted = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
+    let last = words[words.len() - 1];
     let driver = format!(
-        "source {script}\nfunction=$(complete -p sso-agent | sed -n 's/.*-F \\([^ ]*\\).*/\\1/p')\n[ -n \"$function\" ] || exit 3\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_LINE='{line}'\nCOMP_POINT=${{#COMP_LINE}}\n\"$function\" sso-agent '{last}' '{previous}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        "source {script}\nfunction=$(complete -p sso-agent | sed -n 's/.*-F \\([^ ]*\\).*/\\1/p')\n[ -n \"$function\" ] || exit 3\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_LINE={line}\nCOMP_POINT=${{#COMP_LINE}}\n\"$function\" sso-agent {cur} {previous}\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
         script = script.display(),
-        words = words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" "),
+        words = words.iter().map(|w| quoted(w)).collect::<Vec<_>>().join(" "),
         cword = words.len() - 1,
-        last = words[words.len() - 1],
-        previous = words[words.len() - 2],
+        line = quoted(line),
+        // As bash 4 and later pass the word being completed: without an opening quote.
+        cur = quoted(last.strip_prefix(['\'', '"']).unwrap_or(last)),
+        previous = quoted(words[words.len() - 2]),
     );
     let bin_dir = std::path::Path::new(BIN).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
@@ -420,8 +434,23 @@ async fn bash_completes_subcommands_flags_and_profile_names() {
         bash_completes(&world, "sso-agent exec --profile my"),
         ["my\\ dev"]
     );
-    let strange = bash_completes(&world, "sso-agent exec --profile x");
-    assert_eq!(strange.len(), 1, "{strange:?}");
+    assert_eq!(
+        bash_completes(&world, "sso-agent exec --profile my\\ d"),
+        ["my\\ dev"]
+    );
+    // After an opening quote the name goes in as it is (readline closes the quote).
+    assert_eq!(
+        bash_completes(&world, "sso-agent exec --profile 'my"),
+        ["my dev"]
+    );
+    assert_eq!(
+        bash_completes(&world, "sso-agent exec --profile \"my"),
+        ["my dev"]
+    );
+    assert_eq!(
+        bash_completes(&world, "sso-agent exec --profile x"),
+        [r"x\$\(touch\ \$HOME/ran\)"]
+    );
     assert!(
         !world.home.join("ran").exists(),
         "completion ran a profile's name"

@@ -516,6 +516,12 @@ async fn a_token_stored_in_memory_is_said_to_be_lost_when_the_agent_stops() {
         "{printed}"
     );
     assert!(!printed.contains("keyring"), "{printed}");
+    // Stopping the agent says the token is gone, and how to put one back.
+    let stopped = world.run(&["stop"]);
+    let said = String::from_utf8_lossy(&stopped.stderr);
+    assert!(said.contains("are gone with it"), "{said}");
+    assert!(said.contains("for profile licensed-memory"), "{said}");
+    assert!(said.contains("sso-agent license import"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,18 +6,25 @@
 use libfuzzer_sys::fuzz_target;
 use sso_agent::protocol;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = protocol::decode_request(data);
-    if let Some(fast) = protocol::decode_credentials_request(data) {
-        let general = protocol::decode_any_envelope(data).expect("the general way decodes it too");
+/// Decodes a payload; when the credentials fast path takes it, the general way must decode it
+/// the same.
+fn decode(payload: &[u8]) {
+    let _ = protocol::decode_request(payload);
+    if let Some(fast) = protocol::decode_credentials_request(payload) {
+        let general =
+            protocol::decode_any_envelope(payload).expect("the general way decodes it too");
         assert_eq!(
             (fast.version, fast.config_file, fast.body),
             (general.version, general.config_file, general.body)
         );
     }
+}
+
+fuzz_target!(|data: &[u8]| {
+    decode(data);
     let mut reader = data;
     while let Ok(payload) = protocol::read_frame(&mut reader) {
         assert!(payload.len() <= protocol::MAX_FRAME);
-        let _ = protocol::decode_request(&payload);
+        decode(&payload);
     }
 });

@@ -27,10 +27,15 @@ pub fn completions(shell: Shell, mut command: Command) -> Result<()> {
     Ok(())
 }
 
+/// The bash that completes a name from `sso-agent profile-names ARGS`, one per line. Unquoted,
+/// each name is offered quoted for the shell (`printf %q`: `my\ dev`) and compared with what
+/// was typed in that form; after an opening quote, which bash keeps out of `cur` (bash 4 and
+/// later) or leaves in it (3.2), as it is, and readline closes the quote. Not `compgen -W`: it
+/// splits names at spaces and expands `$(…)` in them.
+const COMPLETE_NAMES: &str = r#"local name quoted typed="${COMP_WORDS[COMP_CWORD]}"; COMPREPLY=(); while IFS= read -r name; do [[ -n "$name" ]] || continue; if [[ "$typed" == [\'\"]* ]]; then [[ "$name" == "${cur#[\'\"]}"* ]] && COMPREPLY+=("$name"); else printf -v quoted '%q' "$name"; [[ "$quoted" == "$cur"* ]] && COMPREPLY+=("$quoted"); fi; done < <(sso-agent ARGS 2>/dev/null)"#;
+
 /// clap_complete's bash script completes every option's value as a file name; for `--profile`
-/// it completes the profile names instead, and for `--sso-session` the session names. Each name
-/// is one line, quoted for the shell (`printf %q`: `my\ dev`), and compared with what was typed
-/// in that form. Not `compgen -W`: it splits names at spaces and expands `$(…)` in them.
+/// it completes the profile names instead, and for `--sso-session` the session names.
 fn complete_names_in_bash(script: &str) -> String {
     let mut out = String::with_capacity(script.len());
     let mut names_of: Option<&str> = None;
@@ -43,9 +48,8 @@ fn complete_names_in_bash(script: &str) -> String {
         } else if let (Some(flag), true) = (names_of, trimmed.starts_with("COMPREPLY=")) {
             let indent = &line[..line.len() - trimmed.len()];
             out.push_str(indent);
-            out.push_str(&format!(
-                "local name quoted; COMPREPLY=(); while IFS= read -r name; do printf -v quoted '%q' \"$name\"; [[ \"$quoted\" == \"$cur\"* ]] && COMPREPLY+=(\"$quoted\"); done < <(sso-agent {PROFILE_NAMES}{flag} 2>/dev/null)\n"
-            ));
+            out.push_str(&COMPLETE_NAMES.replace("ARGS", &format!("{PROFILE_NAMES}{flag}")));
+            out.push('\n');
             names_of = None;
             continue;
         } else if trimmed == ";;" {

@@ -50,7 +50,8 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// What a stopped agent took with it: the logins of a store that keeps them in memory only.
+/// What a stopped agent took with it: the logins and License Manager tokens of a store that
+/// keeps them in memory only.
 fn logins_lost(status: &Status) -> Option<String> {
     if status.store != StoreKind::Memory.name() {
         return None;
@@ -61,12 +62,31 @@ fn logins_lost(status: &Status) -> Option<String> {
         .filter(|session| session.logged_in)
         .map(|session| session.name.as_str())
         .collect();
-    if sessions.is_empty() {
+    let licenses: Vec<&str> = status
+        .licenses
+        .iter()
+        .filter(|license| license.token.is_some())
+        .map(|license| license.profile.as_str())
+        .collect();
+    let mut again = Vec::new();
+    if !sessions.is_empty() {
+        again.push(format!(
+            "`sso-agent login` for sso-session {}",
+            sessions.join(", ")
+        ));
+    }
+    if !licenses.is_empty() {
+        again.push(format!(
+            "`sso-agent license import` (or `license create-token`) for profile {}",
+            licenses.join(", ")
+        ));
+    }
+    if again.is_empty() {
         return None;
     }
     Some(format!(
-        "its logins were kept in memory only (the memory store) and are gone with it: sso-session {} needs `sso-agent login` again after the next start",
-        sessions.join(", ")
+        "its logins and tokens were kept in memory only (the memory store) and are gone with it; after the next start: {}",
+        again.join("; ")
     ))
 }
 

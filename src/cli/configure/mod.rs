@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use sections::GeneratedProfile;
 use sso_agent::protocol::AccountRoles;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
 use template::ProfileTemplate;
 
@@ -48,12 +49,20 @@ pub fn run(session: Option<String>, template: &str, write: bool, prune: bool) ->
     }
     if !write {
         let diff = similar::TextDiff::from_lines(before_text, plan.text.as_str());
-        print!(
-            "{}",
-            diff.unified_diff()
-                .context_radius(3)
-                .header(&format!("{shown}"), &format!("{shown} (configured)"))
-        );
+        let diff = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("{shown}"), &format!("{shown} (configured)"))
+            .to_string();
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(diff.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            // A reader that stopped early (`| head`) has read what it wanted.
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.context("cannot write the diff to stdout")?,
+        }
         eprintln!(
             "sso-agent: would change {shown}: {}; run again with --write to apply it",
             plan.summary()
