@@ -430,27 +430,17 @@ async fn bash_completes_subcommands_flags_and_profile_names() {
         ));
     }
     std::fs::write(&config, text).unwrap();
-    assert_eq!(
-        bash_completes(&world, "sso-agent exec --profile my"),
-        ["my\\ dev"]
-    );
-    assert_eq!(
-        bash_completes(&world, "sso-agent exec --profile my\\ d"),
-        ["my\\ dev"]
-    );
-    // After an opening quote the name goes in as it is (readline closes the quote).
-    assert_eq!(
-        bash_completes(&world, "sso-agent exec --profile 'my"),
-        ["my dev"]
-    );
-    assert_eq!(
-        bash_completes(&world, "sso-agent exec --profile \"my"),
-        ["my dev"]
-    );
-    assert_eq!(
-        bash_completes(&world, "sso-agent exec --profile x"),
-        [r"x\$\(touch\ \$HOME/ran\)"]
-    );
+    for (typed, offered) in [
+        ("my", r"my\ dev"),
+        (r"my\ d", r"my\ dev"),
+        // After an opening quote the name goes in as it is (readline closes the quote).
+        ("'my", "my dev"),
+        ("\"my", "my dev"),
+        ("x", r"x\$\(touch\ \$HOME/ran\)"),
+    ] {
+        let line = format!("sso-agent exec --profile {typed}");
+        assert_eq!(bash_completes(&world, &line), [offered], "{line}");
+    }
     assert!(
         !world.home.join("ran").exists(),
         "completion ran a profile's name"
